@@ -1,0 +1,198 @@
+"""Sans-I/O request reading: bytes in, request heads and body chunks out.
+
+:class:`RequestReader` wraps httptools (llhttp) and adds what llhttp leaves to
+its caller: size limits on the request line, on each header and on the whole
+head. llhttp itself rejects the framing attacks of RFC 9112 section 6.3 (a
+Transfer-Encoding together with a Content-Length, two Content-Length values,
+a transfer coding other than a final ``chunked``, bad chunk sizes), obsolete
+line folding and control characters in fields; all of those become a
+:class:`BadRequest` with status 400.
+
+It knows nothing of sockets or asyncio: the caller feeds bytes and receives
+calls on a :class:`RequestSink`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+import httptools
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from .config import ServerConfig
+
+__all__ = ["BadRequest", "HttpVersion", "RequestHead", "RequestReader", "RequestSink"]
+
+
+class HttpVersion(NamedTuple):
+    """An HTTP version, compared as a tuple: ``HttpVersion(1, 1) >= (1, 0)``."""
+
+    major: int
+    minor: int
+
+
+HTTP10 = HttpVersion(1, 0)
+HTTP11 = HttpVersion(1, 1)
+_VERSIONS = {"1.1": HTTP11, "1.0": HTTP10}
+
+
+class BadRequest(Exception):
+    """A request the server must refuse: answer ``status`` and close the connection."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class RequestHead:
+    """A parsed request line and header section.
+
+    ``keep_alive`` is llhttp's verdict from the version and ``Connection``;
+    ``upgrade`` is true when the request asks to switch protocols, in which case
+    the bytes after the head belong to the new protocol. ``chunked`` and
+    ``content_length`` describe the body framing llhttp accepted.
+    """
+
+    method: str
+    raw_path: str
+    version: HttpVersion
+    headers: CIMultiDictProxy[str]
+    raw_headers: tuple[tuple[bytes, bytes], ...]
+    keep_alive: bool
+    upgrade: bool
+    chunked: bool
+    content_length: int | None
+
+    @property
+    def has_body(self) -> bool:
+        """True when the request announced a body (RFC 9112 section 6.3)."""
+        return self.chunked or bool(self.content_length)
+
+
+class RequestSink(Protocol):
+    """What a :class:`RequestReader` calls while it parses."""
+
+    def on_head(self, head: RequestHead) -> None:
+        """A request head is complete; its body (if any) follows."""
+
+    def on_body(self, chunk: bytes) -> None:
+        """A piece of the current request's body (chunked framing removed)."""
+
+    def on_message_complete(self) -> None:
+        """The current request's body is complete."""
+
+    def on_message_begin(self) -> None:
+        """The first byte of a new request arrived."""
+
+
+class RequestReader:
+    """Turns bytes into :class:`RequestSink` calls, enforcing the head limits.
+
+    The caller must pass every received byte to :meth:`feed` in order. When
+    :meth:`feed` raises :class:`BadRequest` the caller must answer with its status
+    and close the connection. When it returns bytes, the request just parsed was
+    an upgrade: the returned bytes belong to the new protocol and the reader must
+    not be fed again.
+    """
+
+    __slots__ = (
+        "_config",
+        "_head_bytes",
+        "_headers",
+        "_in_head",
+        "_parser",
+        "_sink",
+        "_url",
+    )
+
+    def __init__(self, sink: RequestSink, config: ServerConfig) -> None:
+        self._sink = sink
+        self._config = config
+        self._parser = httptools.HttpRequestParser(self)
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._in_head = False
+        self._head_bytes = 0
+
+    @property
+    def in_head(self) -> bool:
+        """True between the first byte of a request and the end of its head."""
+        return self._in_head
+
+    def feed(self, data: bytes) -> bytes | None:
+        """Parse ``data``; return the bytes after an upgrade head, else ``None``."""
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            return data[upgrade.args[0] :]
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, BadRequest):
+                raise cause from None
+            raise
+        except httptools.HttpParserError as exc:
+            raise BadRequest(400, f"Bad request: {exc}") from None
+        if self._in_head:
+            # llhttp buffers a header it has not finished; bound what it may hold.
+            self._head_bytes += len(data)
+            if self._head_bytes > self._config.max_head_size:
+                raise BadRequest(431, "Request header section too large")
+        return None
+
+    # httptools callbacks ---------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._in_head = True
+        self._head_bytes = 0
+        self._url = b""
+        self._headers = []
+        self._sink.on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self._config.max_line_size:
+            raise BadRequest(414, "Request line too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        limit = self._config.max_field_size
+        if len(name) > limit or len(value) > limit:
+            raise BadRequest(431, "Request header field too large")
+        headers = self._headers
+        headers.append((name, value))
+        if len(headers) > self._config.max_headers:
+            raise BadRequest(431, "Too many request header fields")
+
+    def on_headers_complete(self) -> None:
+        parser = self._parser
+        self._in_head = False
+        raw = tuple(self._headers)
+        headers = CIMultiDict([(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw])
+        length = headers.get("Content-Length")
+        version = parser.get_http_version()
+        head = RequestHead(
+            method=parser.get_method().decode("ascii"),
+            raw_path=self._url.decode("utf-8", "surrogateescape"),
+            version=_VERSIONS.get(version) or _parse_version(version),
+            headers=CIMultiDictProxy(headers),
+            raw_headers=raw,
+            keep_alive=parser.should_keep_alive(),
+            upgrade=parser.should_upgrade(),
+            chunked="Transfer-Encoding" in headers,
+            content_length=int(length) if length is not None else None,
+        )
+        self._headers = []
+        self._sink.on_head(head)
+
+    def on_body(self, body: bytes) -> None:
+        self._sink.on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._sink.on_message_complete()
+
+
+def _parse_version(text: str) -> HttpVersion:
+    major, _, minor = text.partition(".")
+    return HttpVersion(int(major), int(minor or 0))

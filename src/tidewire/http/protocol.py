@@ -1,0 +1,544 @@
+"""One HTTP/1.1 connection: an :class:`asyncio.Protocol` that moves bytes.
+
+Parsing decisions live in :mod:`.parser`, head encoding in :mod:`.serialize`,
+the request/response objects in their modules. This module only connects them
+to the transport: it feeds the reader, runs the handler, writes what the
+handler produced, and applies the deadlines.
+
+One task per connection runs the handlers of its requests one after the other
+(pipelined requests wait in a bounded queue, and are answered in order); no
+task or queue hop is made per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import traceback
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from .accesslog import AccessLogger
+from .config import ServerConfig
+from .exceptions import HTTPException, HTTPRequestTimeout, exception_for_status
+from .parser import BadRequest, RequestHead, RequestReader
+from .request import BaseRequest
+from .response import Response, StreamResponse
+from .serialize import encode_response_head, http_date, reason_phrase
+from .streams import EMPTY_BODY, BodyStream
+
+__all__ = ["ConnectionRegistry", "HTTPProtocol", "Handler", "UpgradedProtocol"]
+
+server_logger = logging.getLogger("tidewire.server")
+
+Handler = Callable[[BaseRequest], Awaitable[StreamResponse]]
+
+_INF = float("inf")
+# Why reading from the socket is paused (a bit each; reading resumes at zero).
+_PAUSE_BODY = 1
+_PAUSE_PIPELINE = 2
+_PAUSE_UPGRADE = 4
+_PAUSE_DONE = 8
+# What the connection's single deadline currently guards.
+_IDLE, _HEAD, _BUSY = "idle", "head", "busy"
+
+
+class ConnectionRegistry(Protocol):
+    """Where a connection announces itself (implemented by the server)."""
+
+    def connection_made(self, connection: HTTPProtocol) -> None: ...
+
+    def connection_lost(self, connection: HTTPProtocol) -> None: ...
+
+
+class UpgradedProtocol(Protocol):
+    """What takes over a connection after an upgrade (a WebSocket, say).
+
+    It receives the transport's events from then on, as an asyncio protocol
+    would, and :meth:`begin_shutdown` when the server shuts down gracefully.
+    """
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None: ...
+
+    def data_received(self, data: bytes) -> None: ...
+
+    def eof_received(self) -> bool | None: ...
+
+    def connection_lost(self, exc: Exception | None) -> None: ...
+
+    def pause_writing(self) -> None: ...
+
+    def resume_writing(self) -> None: ...
+
+    def begin_shutdown(self) -> None: ...
+
+
+class HTTPProtocol(asyncio.Protocol):
+    """Serves HTTP/1.1 requests on one connection with ``handler``."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        config: ServerConfig,
+        registry: ConnectionRegistry,
+        access_logger: AccessLogger | None = None,
+    ) -> None:
+        self._handler = handler
+        self._config = config
+        self._registry = registry
+        self._access_logger = access_logger
+        self._loop = asyncio.get_running_loop()
+        self._reader = RequestReader(self, config)
+        self.transport: asyncio.Transport | None = None
+        self.server_header = config.server_header
+        self._closed = False
+        # requests
+        self._receiving: BaseRequest | None = None
+        self._current: BaseRequest | None = None
+        self._queue: deque[BaseRequest] = deque()
+        self._serving = False
+        self._task: asyncio.Task[None] | None = None
+        self._next_waiter: asyncio.Future[BaseRequest | None] | None = None
+        self._discard_budget: int | None = None
+        self._error: tuple[int, str] | None = None
+        self._shutting_down = False
+        self._peer_eof = False
+        # upgrade hand-over
+        self._upgrade_tail: bytes | None = None
+        self._upgraded: UpgradedProtocol | None = None
+        # flow control
+        self._read_paused = 0
+        self._write_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        # one deadline, one lazily re-armed timer
+        self._deadline = _INF
+        self._deadline_kind = _IDLE
+        self._timer: asyncio.TimerHandle | None = None
+
+    # connection facts, computed once --------------------------------------------
+
+    @property
+    def secure(self) -> bool:
+        """True on a TLS connection."""
+        return self._extra("sslcontext") is not None
+
+    @property
+    def remote(self) -> str | None:
+        """The peer's IP address or socket path."""
+        peer = self._extra("peername")
+        if isinstance(peer, (tuple, list)):
+            return str(peer[0])
+        return str(peer) if peer else None
+
+    @property
+    def local_host(self) -> str:
+        """The server's own address as ``host:port``, for requests without ``Host``."""
+        sock = self._extra("sockname")
+        if isinstance(sock, (tuple, list)):
+            return f"{sock[0]}:{sock[1]}"
+        return "localhost"
+
+    def _extra(self, name: str) -> Any:
+        if self.transport is None:
+            return None
+        return self.transport.get_extra_info(name)
+
+    @property
+    def writing_paused(self) -> bool:
+        """True while the transport's write buffer is above its high-water mark."""
+        return self._write_paused
+
+    @property
+    def idle(self) -> bool:
+        """True when no request is being received or handled."""
+        return not self._serving and not self._reader.in_head and self._receiving is None
+
+    # asyncio.Protocol -------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self._registry.connection_made(self)
+        self._set_deadline(_HEAD, self._config.head_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        if self._upgraded is not None:
+            self._upgraded.data_received(data)
+            return
+        if self._upgrade_tail is not None:
+            self._upgrade_tail += data
+            return
+        if self._error is not None or self._closed:
+            return
+        try:
+            tail = self._reader.feed(data)
+        except BadRequest as exc:
+            self._fail(exc.status, exc.message)
+            return
+        if tail is not None:
+            # The request just queued switches protocols: nothing after it is HTTP.
+            self._upgrade_tail = tail
+            self._pause_reading(_PAUSE_UPGRADE)
+
+    def eof_received(self) -> bool | None:
+        if self._upgraded is not None:
+            return self._upgraded.eof_received()
+        self._peer_eof = True
+        receiving = self._receiving
+        if receiving is not None:
+            receiving._content.set_exception(ConnectionResetError("client closed mid-body"))
+        if self.idle:
+            self._close()
+            return None
+        return True  # keep the transport open to write the responses still due
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._registry.connection_lost(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._upgraded is not None:
+            self._upgraded.connection_lost(exc)
+        error = ConnectionResetError("connection lost")
+        for drain_waiter in self._drain_waiters:
+            if not drain_waiter.done():
+                drain_waiter.set_exception(error)
+        self._drain_waiters.clear()
+        receiving = self._receiving
+        if receiving is not None and not receiving._content.is_eof():
+            receiving._content.set_exception(error)
+        self._queue.clear()
+        waiter = self._next_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        elif self._task is not None and self._config.handler_cancellation and not self.upgraded:
+            self._task.cancel()
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+        if self._upgraded is not None:
+            self._upgraded.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        for waiter in self._drain_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._drain_waiters.clear()
+        if self._upgraded is not None:
+            self._upgraded.resume_writing()
+
+    # writing (the ResponseChannel side) --------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        """Write ``data`` to the transport; ``ConnectionResetError`` once it closed."""
+        transport = self.transport
+        if self._closed or transport is None or transport.is_closing():
+            raise ConnectionResetError("cannot write: connection closed")
+        transport.write(data)
+
+    async def drain(self) -> None:
+        """Wait until the transport's buffer is below its low-water mark."""
+        if self._closed:
+            raise ConnectionResetError("connection closed")
+        if not self._write_paused:
+            return
+        waiter = self._loop.create_future()
+        self._drain_waiters.append(waiter)
+        await waiter
+
+    # upgrade hand-over --------------------------------------------------------------
+
+    def hand_over(self, receiver: UpgradedProtocol) -> None:
+        """Give the connection to ``receiver`` after an upgrade response was sent.
+
+        From then on ``receiver`` gets every transport event; the bytes that
+        followed the upgrade request's head are passed to its ``data_received``
+        right away. The HTTP side no longer reads or times anything.
+        """
+        if self._upgrade_tail is None or self.transport is None or self._closed:
+            raise RuntimeError("this connection has no pending upgrade")
+        tail, self._upgrade_tail = self._upgrade_tail, None
+        self._upgraded = receiver
+        self._set_deadline(_BUSY, None)
+        receiver.connection_made(self.transport)
+        if self._write_paused:
+            receiver.pause_writing()
+        self._resume_reading(_PAUSE_UPGRADE)
+        if tail:
+            receiver.data_received(tail)
+
+    @property
+    def upgraded(self) -> bool:
+        """True once the connection was handed over to another protocol."""
+        return self._upgraded is not None
+
+    # RequestSink: called by the reader while it parses -------------------------------
+
+    def on_message_begin(self) -> None:
+        if not self._serving:
+            self._set_deadline(_HEAD, self._config.head_timeout)
+
+    def on_head(self, head: RequestHead) -> None:
+        content = self._make_body_stream(head) if head.has_body else EMPTY_BODY
+        request = BaseRequest(head, content, self, self._config.client_max_size)
+        if head.upgrade or self._shutting_down:
+            request.keep_alive = False
+        if head.has_body:
+            self._receiving = request
+        if self._serving:
+            self._queue.append(request)
+            if len(self._queue) >= self._config.max_pipelined:
+                self._pause_reading(_PAUSE_PIPELINE)
+            return
+        self._start(request)
+
+    def on_body(self, chunk: bytes) -> None:
+        budget = self._discard_budget
+        if budget is None:
+            assert self._receiving is not None
+            self._receiving._content.feed_data(chunk)
+            return
+        budget -= len(chunk)
+        self._discard_budget = budget
+        if budget < 0:
+            self._close()
+
+    def on_message_complete(self) -> None:
+        receiving = self._receiving
+        if receiving is not None:
+            receiving._content.feed_eof()
+            self._receiving = None
+        self._discard_budget = None
+
+    def _make_body_stream(self, head: RequestHead) -> BodyStream:
+        expects_continue = (
+            head.version >= (1, 1) and head.headers.get("Expect", "").lower() == "100-continue"
+        )
+        return BodyStream(
+            high_water=self._config.read_buffer_limit,
+            pause_reading=lambda: self._pause_reading(_PAUSE_BODY),
+            resume_reading=lambda: self._resume_reading(_PAUSE_BODY),
+            on_first_read=self._send_continue if expects_continue else None,
+            on_wait=self._watch_body_wait,
+        )
+
+    def _send_continue(self) -> None:
+        if not self._closed and self._current is not None:
+            self.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _watch_body_wait(self, stream: BodyStream) -> None:
+        received = stream.total_bytes
+
+        def check() -> None:
+            if stream.waiting and stream.total_bytes == received:
+                stream.set_exception(HTTPRequestTimeout(text="Request body timeout"))
+
+        self._loop.call_later(self._config.body_timeout, check)
+
+    # serving requests ---------------------------------------------------------------
+
+    def _start(self, request: BaseRequest) -> None:
+        self._serving = True
+        self._set_deadline(_BUSY, None)
+        waiter = self._next_waiter
+        if waiter is not None:
+            self._next_waiter = None
+            waiter.set_result(request)
+        else:
+            self._task = self._loop.create_task(self._serve(request))
+
+    async def _serve(self, request: BaseRequest | None) -> None:
+        """The connection's task: handle requests in order until the connection ends."""
+        while request is not None:
+            await self._handle(request)
+            if self._closed or self._upgraded is not None:
+                return
+            if not self._keep_going(request):
+                self._close()
+                return
+            if self._queue:
+                request = self._queue.popleft()
+                self._resume_reading(_PAUSE_PIPELINE)
+                continue
+            self._serving = False
+            if self._error is not None:
+                self._send_error(*self._error)
+                return
+            if self._shutting_down or self._peer_eof:
+                self._close()
+                return
+            self._set_deadline(_IDLE, self._config.keepalive_timeout)
+            waiter: asyncio.Future[BaseRequest | None] = self._loop.create_future()
+            self._next_waiter = waiter
+            request = await waiter
+
+    def _keep_going(self, request: BaseRequest) -> bool:
+        """After a response: settle the request's unread body; may the connection go on?"""
+        if not request.keep_alive or self._shutting_down:
+            return False
+        content = request._content
+        if content.is_eof():
+            content.discard()
+            return True
+        if request is not self._receiving or self._error is not None:
+            return False
+        head = request._head
+        if head.headers.get("Expect", "").lower() == "100-continue":
+            return False  # the client may never send the body it was not invited to
+        remaining = (
+            head.content_length - content.total_bytes if head.content_length is not None else 0
+        )
+        if remaining > self._config.max_discard:
+            return False
+        self._discard_budget = self._config.max_discard
+        content.discard()
+        return True
+
+    async def _handle(self, request: BaseRequest) -> None:
+        """Run the handler for ``request`` and send what it produced. Never raises."""
+        self._current = request
+        started = self._loop.time()
+        response: StreamResponse | None = None
+        try:
+            try:
+                response = await self._handler(request)
+            except HTTPException as exc:
+                response = exc.to_response()
+            if isinstance(response, HTTPException):
+                response = response.to_response()
+            if not isinstance(response, StreamResponse):
+                raise TypeError(f"handler returned {type(response).__name__}, not a response")
+            if not response.prepared:
+                await response.prepare(request)
+            await response.write_eof()
+        except ConnectionResetError as exc:
+            server_logger.debug("connection ended while handling %r: %r", request, exc)
+            self._close()
+            return
+        except Exception as exc:
+            response = self._answer_failure(request, response, exc)
+        finally:
+            self._current = None
+        if response is not None and response.keep_alive is False:
+            request.keep_alive = False
+        logger = self._access_logger
+        if logger is not None and response is not None and logger.enabled:
+            logger.log(request, response, self._loop.time() - started)
+
+    def _answer_failure(
+        self, request: BaseRequest, response: StreamResponse | None, exc: Exception
+    ) -> StreamResponse | None:
+        """Log an unhandled exception and send a 500 if the head is not out yet."""
+        server_logger.error("Error handling request %r", request, exc_info=exc)
+        if self._closed or (response is not None and response.prepared):
+            request.keep_alive = False
+            self._close()
+            return response
+        text = "500 Internal Server Error\n\nServer got itself in trouble"
+        if self._config.debug:
+            text = "".join(traceback.format_exception(exc))
+        failure = Response(status=500, text=text)
+        try:
+            failure._send_head(request, failure.body)
+        except (ConnectionResetError, ValueError):
+            self._close()
+        return failure
+
+    # errors and closing --------------------------------------------------------------
+
+    def _fail(self, status: int, message: str) -> None:
+        """A request could not be read: answer ``status`` once in order, then close."""
+        self._error = (status, message)
+        self._pause_reading(_PAUSE_DONE)
+        receiving = self._receiving
+        if receiving is not None and not receiving._content.is_eof():
+            receiving._content.set_exception(exception_for_status(status, message))
+        if not self._serving:
+            self._send_error(status, message)
+
+    def _send_error(self, status: int, message: str) -> None:
+        body = f"{status} {reason_phrase(status)}: {message}\n".encode()
+        headers = [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Connection", "close"),
+            ("Date", http_date()),
+        ]
+        if self.server_header:
+            headers.append(("Server", self.server_header))
+        with contextlib.suppress(ConnectionResetError):
+            self.send(encode_response_head((1, 1), status, reason_phrase(status), headers) + body)
+        self._close()
+
+    def _close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def begin_shutdown(self) -> None:
+        """Graceful shutdown: close when idle, else after the current response."""
+        self._shutting_down = True
+        if self._upgraded is not None:
+            self._upgraded.begin_shutdown()
+            return
+        for request in (self._current, *self._queue):
+            if request is not None:
+                request.keep_alive = False
+        self._queue.clear()
+        if not self._serving:
+            self._close()
+
+    def abort(self) -> None:
+        """Drop the connection now and cancel its handler (end of a shutdown's grace time)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        if self.transport is not None:
+            self.transport.abort()
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The task running this connection's handlers, if one was started."""
+        return self._task
+
+    # flow control and deadline --------------------------------------------------------
+
+    def _pause_reading(self, reason: int) -> None:
+        if not self._read_paused and self.transport is not None and not self._closed:
+            self.transport.pause_reading()
+        self._read_paused |= reason
+
+    def _resume_reading(self, reason: int) -> None:
+        if not self._read_paused & reason:
+            return
+        self._read_paused &= ~reason
+        if not self._read_paused and self.transport is not None and not self._closed:
+            self.transport.resume_reading()
+
+    def _set_deadline(self, kind: str, seconds: float | None) -> None:
+        self._deadline_kind = kind
+        if seconds is None:
+            self._deadline = _INF
+            return
+        deadline = self._deadline = self._loop.time() + seconds
+        timer = self._timer
+        if timer is not None and timer.when() <= deadline:
+            return  # the pending timer fires first and re-arms itself
+        if timer is not None:
+            timer.cancel()
+        self._timer = self._loop.call_at(deadline, self._on_deadline)
+
+    def _on_deadline(self) -> None:
+        self._timer = None
+        if self._deadline == _INF or self._closed:
+            return
+        if self._loop.time() < self._deadline:
+            self._timer = self._loop.call_at(self._deadline, self._on_deadline)
+            return
+        self._deadline = _INF
+        if self._deadline_kind == _HEAD and self._reader.in_head:
+            self._fail(408, "Request head not received in time")
+        elif not self._serving:
+            self._close()

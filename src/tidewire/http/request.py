@@ -1,0 +1,288 @@
+"""The request a handler receives: :class:`BaseRequest`.
+
+Everything derived from the head (URL, query, cookies, ...) is computed on
+first access and cached, so a handler pays only for what it uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator, MutableMapping
+from email.utils import parsedate_to_datetime
+from functools import cached_property
+from http.cookies import CookieError, SimpleCookie
+from typing import TYPE_CHECKING, Any
+
+from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy
+from yarl import URL
+
+from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
+from .forms import FileField, FormError, parse_header_params, parse_multipart, parse_urlencoded
+from .parser import HttpVersion, RequestHead
+from .streams import BodyStream
+
+if TYPE_CHECKING:
+    import datetime
+
+    from .protocol import HTTPProtocol
+
+__all__ = ["BaseRequest"]
+
+
+class BaseRequest(MutableMapping[str, Any]):
+    """An HTTP request, as aiohttp's low-level ``BaseRequest``.
+
+    It is also a mutable mapping in which a handler may keep per-request state.
+    """
+
+    def __init__(
+        self, head: RequestHead, content: BodyStream, protocol: HTTPProtocol, client_max_size: int
+    ) -> None:
+        self._head = head
+        self._content = content
+        self._channel = protocol
+        self._client_max_size = client_max_size
+        self._state: dict[str, Any] = {}
+        self._body: bytes | None = None
+        self.keep_alive = head.keep_alive
+
+    # head ---------------------------------------------------------------------------
+
+    @property
+    def method(self) -> str:
+        """The request method, upper case as sent (``"GET"``)."""
+        return self._head.method
+
+    @property
+    def version(self) -> HttpVersion:
+        """The HTTP version, e.g. ``HttpVersion(1, 1)``."""
+        return self._head.version
+
+    @property
+    def raw_path(self) -> str:
+        """The request target as sent, with its query string, not decoded."""
+        return self._head.raw_path
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]:
+        """Request headers, case-insensitive."""
+        return self._head.headers
+
+    @property
+    def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        """Request headers as the (name, value) bytes pairs received."""
+        return self._head.raw_headers
+
+    @cached_property
+    def rel_url(self) -> URL:
+        """The request target as a relative :class:`yarl.URL`."""
+        path, _, query = self._head.raw_path.partition("?")
+        path = path.partition("#")[0]
+        if path.startswith("//"):
+            path = "/" + path.lstrip("/")
+        return URL.build(path=path, query_string=query.partition("#")[0], encoded=True)
+
+    @cached_property
+    def url(self) -> URL:
+        """The absolute URL: scheme and host joined with :attr:`rel_url`."""
+        return URL.build(scheme=self.scheme, authority=self.host, encoded=True).join(self.rel_url)
+
+    @property
+    def path(self) -> str:
+        """The decoded path, without query string."""
+        return self.rel_url.path
+
+    @property
+    def path_qs(self) -> str:
+        """The decoded path with its query string."""
+        return str(self.rel_url)
+
+    @property
+    def query(self) -> MultiDictProxy[str]:
+        """The query string's parameters."""
+        return self.rel_url.query
+
+    @property
+    def query_string(self) -> str:
+        """The query string, decoded, without ``?``."""
+        return self.rel_url.query_string
+
+    @property
+    def host(self) -> str:
+        """The ``Host`` header, or the server's own address when absent."""
+        host = self._head.headers.get("Host")
+        return host if host else self._channel.local_host
+
+    @property
+    def scheme(self) -> str:
+        """``"https"`` on a TLS connection, else ``"http"``."""
+        return "https" if self._channel.secure else "http"
+
+    @property
+    def secure(self) -> bool:
+        """True on a TLS connection."""
+        return self._channel.secure
+
+    @property
+    def remote(self) -> str | None:
+        """The peer's address (IP, or socket path), or ``None`` when unknown."""
+        return self._channel.remote
+
+    @property
+    def transport(self) -> asyncio.Transport | None:
+        """The connection's transport (``None`` once it closed)."""
+        return self._channel.transport
+
+    @property
+    def protocol(self) -> HTTPProtocol:
+        """The connection's protocol object."""
+        return self._channel
+
+    @cached_property
+    def cookies(self) -> MultiDictProxy[str]:
+        """Cookies of the ``Cookie`` header."""
+        cookie = SimpleCookie()
+        for header in self._head.headers.getall("Cookie", ()):
+            try:
+                cookie.load(header)
+            except CookieError:
+                continue
+        return MultiDictProxy(MultiDict((key, m.value) for key, m in cookie.items()))
+
+    @cached_property
+    def _content_type_params(self) -> tuple[str, dict[str, str]]:
+        return parse_header_params(self._head.headers.get("Content-Type", ""))
+
+    @property
+    def content_type(self) -> str:
+        """The media type of ``Content-Type`` (``application/octet-stream`` when absent)."""
+        return self._content_type_params[0] or "application/octet-stream"
+
+    @property
+    def charset(self) -> str | None:
+        """The ``charset`` parameter of ``Content-Type``, or ``None``."""
+        return self._content_type_params[1].get("charset")
+
+    @property
+    def content_length(self) -> int | None:
+        """The ``Content-Length`` header as an int, or ``None``."""
+        return self._head.content_length
+
+    @cached_property
+    def if_modified_since(self) -> datetime.datetime | None:
+        """The ``If-Modified-Since`` header as an aware datetime, or ``None``."""
+        value = self._head.headers.get("If-Modified-Since")
+        if not value:
+            return None
+        try:
+            return parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+
+    # body ---------------------------------------------------------------------------
+
+    @property
+    def body_exists(self) -> bool:
+        """True when the request announced a body."""
+        return self._head.has_body
+
+    @property
+    def can_read_body(self) -> bool:
+        """True while some of the body may still be read."""
+        return not self._content.at_eof()
+
+    @property
+    def has_body(self) -> bool:
+        """Same as :attr:`can_read_body` (aiohttp's older name)."""
+        return self.can_read_body
+
+    @property
+    def content(self) -> BodyStream:
+        """The body as a stream: ``read(n)``, ``readany()``, ``readline()``, ..."""
+        return self._content
+
+    async def read(self) -> bytes:
+        """The whole body; :class:`HTTPRequestEntityTooLarge` past ``client_max_size``."""
+        if self._body is not None:
+            return self._body
+        limit = self._client_max_size
+        length = self._head.content_length
+        if limit and length is not None and length > limit:
+            raise HTTPRequestEntityTooLarge(max_size=limit, actual_size=length)
+        parts = []
+        size = 0
+        while chunk := await self._content.readany():
+            size += len(chunk)
+            if limit and size > limit:
+                raise HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+            parts.append(chunk)
+        self._body = b"".join(parts)
+        return self._body
+
+    async def text(self) -> str:
+        """The body decoded with its charset (UTF-8 by default); 400 if it does not decode."""
+        body = await self.read()
+        try:
+            return body.decode(self.charset or "utf-8")
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise HTTPBadRequest(text="Request body does not decode") from exc
+
+    async def json(self, *, loads: Any = json.loads) -> Any:
+        """The body parsed as JSON; 400 if it is not JSON."""
+        text = await self.text()
+        try:
+            return loads(text)
+        except ValueError as exc:
+            raise HTTPBadRequest(text="Request body is not valid JSON") from exc
+
+    async def post(self) -> MultiDictProxy[str | FileField]:
+        """Fields of an urlencoded or multipart form body (empty for other bodies)."""
+        media_type, params = self._content_type_params
+        if media_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            return MultiDictProxy(MultiDict())
+        body = await self.read()
+        charset = params.get("charset", "utf-8")
+        try:
+            fields: MultiDict[str | FileField]
+            if media_type == "multipart/form-data":
+                fields = parse_multipart(body, params.get("boundary", ""), charset)
+            else:
+                fields = MultiDict(parse_urlencoded(body, charset))
+        except FormError as exc:
+            raise HTTPBadRequest(text=f"Malformed form body: {exc}") from exc
+        return MultiDictProxy(fields)
+
+    async def release(self) -> None:
+        """Read and drop the rest of the body."""
+        while await self._content.readany():
+            pass
+
+    # per-request state (MutableMapping) --------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        return self._state[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._state[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._state[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._state)
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return f"<BaseRequest {self.method} {self.raw_path}>"

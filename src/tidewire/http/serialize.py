@@ -1,0 +1,46 @@
+"""Pure helpers that turn response metadata into bytes (RFC 9112 section 4-5)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from email.utils import formatdate
+from http import HTTPStatus
+
+__all__ = ["encode_response_head", "http_date", "reason_phrase"]
+
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
+_date_cache: tuple[int, str] = (0, "")
+
+
+def reason_phrase(status: int) -> str:
+    """The standard reason phrase of ``status``, or ``""`` for an unknown code."""
+    return _REASONS.get(status, "")
+
+
+def http_date() -> str:
+    """The current time as an IMF-fixdate, recomputed at most once a second."""
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, formatdate(now, usegmt=True))
+    return _date_cache[1]
+
+
+def encode_response_head(
+    version: tuple[int, int], status: int, reason: str, headers: Iterable[tuple[str, str]]
+) -> bytes:
+    """Serialize a status line and header section, ending with the empty line.
+
+    Raises :class:`ValueError` when a reason, name or value holds CR, LF or NUL,
+    so that no caller can split a response (RFC 9110 section 5.5). Nothing has
+    been written when it raises.
+    """
+    lines = [f"HTTP/{version[0]}.{version[1]} {status} {reason}\r\n"]
+    lines.extend([f"{name}: {value}\r\n" for name, value in headers])
+    lines.append("\r\n")
+    head = "".join(lines)
+    # Every CR and LF must be one we put there: one pair per line.
+    if head.count("\n") != len(lines) or head.count("\r") != len(lines) or "\x00" in head:
+        raise ValueError("CR, LF or NUL in a response status reason or header")
+    return head.encode("utf-8")

@@ -1,0 +1,230 @@
+"""The request body as an async stream, with flow control back to the socket.
+
+The protocol feeds a :class:`BodyStream` as body bytes arrive; the handler
+reads it. Above ``high_water`` buffered bytes the stream asks the protocol to
+stop reading from the socket, and below half of it to resume, so a client can
+never make the server hold more than about ``high_water`` of unread body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+
+__all__ = ["EMPTY_BODY", "BodyStream"]
+
+
+class BodyStream:
+    """Readable request body (aiohttp's ``request.content``).
+
+    Reads raise what :meth:`set_exception` was given (a timeout, a disconnect);
+    at end of body they return ``b""``.
+    """
+
+    def __init__(
+        self,
+        *,
+        high_water: int = 256 * 1024,
+        pause_reading: Callable[[], None] | None = None,
+        resume_reading: Callable[[], None] | None = None,
+        on_first_read: Callable[[], None] | None = None,
+        on_wait: Callable[[BodyStream], None] | None = None,
+    ) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
+        self._eof = False
+        self._exception: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._high_water = high_water
+        self._pause_reading = pause_reading
+        self._resume_reading = resume_reading
+        self._on_first_read = on_first_read
+        self._on_wait = on_wait
+        self._paused = False
+        self.total_bytes = 0
+
+    # feeding side (the protocol) ---------------------------------------------------
+
+    def feed_data(self, data: bytes) -> None:
+        """Append body bytes; may pause reading from the socket."""
+        if not data:
+            return
+        self._chunks.append(data)
+        self._size += len(data)
+        self.total_bytes += len(data)
+        self._wake()
+        if self._size > self._high_water and not self._paused and self._pause_reading:
+            self._paused = True
+            self._pause_reading()
+
+    def feed_eof(self) -> None:
+        """Mark the end of the body."""
+        self._eof = True
+        self._wake()
+
+    def set_exception(self, exc: BaseException) -> None:
+        """Make pending and later reads raise ``exc``."""
+        self._exception = exc
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+        self._waiter = None
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    @property
+    def waiting(self) -> bool:
+        """True while a reader waits for data."""
+        return self._waiter is not None
+
+    # reading side (the handler) ----------------------------------------------------
+
+    def at_eof(self) -> bool:
+        """True when the body is complete and everything was read."""
+        return self._eof and not self._chunks
+
+    def is_eof(self) -> bool:
+        """True when the whole body was received (maybe not read yet)."""
+        return self._eof
+
+    async def _wait(self) -> None:
+        if self._exception is not None:
+            raise self._exception
+        if self._on_first_read is not None:
+            callback, self._on_first_read = self._on_first_read, None
+            callback()
+        if self._chunks or self._eof:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        if self._on_wait is not None:
+            self._on_wait(self)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
+    def _take(self, limit: int) -> bytes:
+        """Remove and return at most ``limit`` bytes (``-1``: everything buffered)."""
+        chunks = self._chunks
+        if limit < 0 or limit >= self._size:
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            chunks.clear()
+        else:
+            parts = []
+            need = limit
+            while need:
+                chunk = chunks[0]
+                if len(chunk) <= need:
+                    parts.append(chunks.popleft())
+                    need -= len(chunk)
+                else:
+                    parts.append(chunk[:need])
+                    chunks[0] = chunk[need:]
+                    need = 0
+            data = b"".join(parts)
+        self._size -= len(data)
+        if self._paused and self._size <= self._high_water // 2 and self._resume_reading:
+            self._paused = False
+            self._resume_reading()
+        return data
+
+    async def readany(self) -> bytes:
+        """Return whatever is buffered (waiting for at least one byte), ``b""`` at end."""
+        while not self._chunks:
+            if self._eof:
+                return b""
+            await self._wait()
+        return self._take(-1)
+
+    async def read(self, n: int = -1) -> bytes:
+        """Read up to ``n`` bytes, or to the end of the body when ``n`` is negative."""
+        if n < 0:
+            parts: list[bytes] = []
+            while True:
+                chunk = await self.readany()
+                if not chunk:
+                    return b"".join(parts)
+                parts.append(chunk)
+        while not self._chunks:
+            if self._eof or n == 0:
+                return b""
+            await self._wait()
+        return self._take(n)
+
+    async def readexactly(self, n: int) -> bytes:
+        """Read exactly ``n`` bytes; raises ``asyncio.IncompleteReadError`` at an early end."""
+        parts: list[bytes] = []
+        got = 0
+        while got < n:
+            chunk = await self.read(n - got)
+            if not chunk:
+                raise asyncio.IncompleteReadError(b"".join(parts), n)
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts)
+
+    async def readline(self, *, max_line_size: int = 65536) -> bytes:
+        """Read up to and including ``\\n`` (or to the end); ``ValueError`` past the limit."""
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            while not self._chunks:
+                if self._eof:
+                    return b"".join(parts)
+                await self._wait()
+            chunk = self._chunks[0]
+            end = chunk.find(b"\n")
+            piece = self._take(len(chunk) if end < 0 else end + 1)
+            parts.append(piece)
+            size += len(piece)
+            if size > max_line_size:
+                raise ValueError("line too long")
+            if end >= 0:
+                return b"".join(parts)
+
+    async def iter_chunked(self, n: int) -> AsyncIterator[bytes]:
+        """Yield pieces of at most ``n`` bytes until the end."""
+        while chunk := await self.read(n):
+            yield chunk
+
+    async def iter_any(self) -> AsyncIterator[bytes]:
+        """Yield what arrives, as it arrives, until the end."""
+        while chunk := await self.readany():
+            yield chunk
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        """Iterate over lines, like aiohttp's ``async for line in request.content``."""
+        return self._lines()
+
+    async def _lines(self) -> AsyncIterator[bytes]:
+        while line := await self.readline():
+            yield line
+
+    def unread_size(self) -> int:
+        """Bytes buffered and not read yet."""
+        return self._size
+
+    def discard(self) -> None:
+        """Drop everything buffered (the handler is done with the body)."""
+        self._chunks.clear()
+        self._size = 0
+        if self._paused and self._resume_reading:
+            self._paused = False
+            self._resume_reading()
+
+
+def _empty() -> BodyStream:
+    stream = BodyStream()
+    stream.feed_eof()
+    return stream
+
+
+#: The stream of a request that has no body; shared, always at end.
+EMPTY_BODY = _empty()

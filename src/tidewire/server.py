@@ -1,0 +1,372 @@
+"""Serving a handler: :class:`Server`, :class:`ServerRunner` and the sites.
+
+``Server(handler)`` is an asyncio protocol factory, so both aiohttp styles
+work::
+
+    runner = ServerRunner(Server(handler)); await runner.setup()
+    await TCPSite(runner, "localhost", 8080).start()
+
+    await loop.create_server(Server(handler), "localhost", 8080)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .http.accesslog import AccessLogger
+from .http.config import ServerConfig
+from .http.protocol import Handler, HTTPProtocol
+
+__all__ = [
+    "BaseSite",
+    "GracefulExit",
+    "Server",
+    "ServerRunner",
+    "SockSite",
+    "TCPSite",
+    "UnixSite",
+    "run_server",
+]
+
+server_logger = logging.getLogger("tidewire.server")
+
+_CONFIG_FIELDS = {field.name for field in dataclasses.fields(ServerConfig)}
+_ALIASES = {"read_bufsize": "read_buffer_limit"}
+
+
+class Server:
+    """The protocol factory for one handler; holds the config and the open connections.
+
+    Keyword options are :class:`~tidewire.http.config.ServerConfig` fields (aiohttp's
+    names where aiohttp has the option: ``access_log``, ``access_log_format``,
+    ``keepalive_timeout``, ``max_line_size``, ``max_field_size``, ``max_headers``,
+    ``handler_cancellation``, ``debug``, ``read_bufsize``), plus ``tcp_keepalive``.
+    An unknown option raises :class:`TypeError`.
+    """
+
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        tcp_keepalive: bool = True,
+        loop: asyncio.AbstractEventLoop | None = None,
+        **options: Any,
+    ) -> None:
+        settings = {_ALIASES.get(key, key): value for key, value in options.items()}
+        unknown = set(settings) - _CONFIG_FIELDS
+        if unknown:
+            raise TypeError(f"unknown Server option(s): {', '.join(sorted(unknown))}")
+        self.config = ServerConfig(**settings)
+        self.handler = handler
+        self.tcp_keepalive = tcp_keepalive
+        self._connections: set[HTTPProtocol] = set()
+        self._all_closed: asyncio.Future[None] | None = None
+        self._shutting_down = False
+        log = self.config.access_log
+        self._access_logger = AccessLogger(log, self.config.access_log_format) if log else None
+
+    @property
+    def connections(self) -> list[HTTPProtocol]:
+        """The open connections (upgraded ones included)."""
+        return list(self._connections)
+
+    def __call__(self) -> HTTPProtocol:
+        """Make the protocol for a new connection (what ``create_server`` calls)."""
+        return HTTPProtocol(self.handler, self.config, self, self._access_logger)
+
+    # ConnectionRegistry -------------------------------------------------------------
+
+    def connection_made(self, connection: HTTPProtocol) -> None:
+        """Track ``connection`` (called by the protocol)."""
+        self._connections.add(connection)
+        if self.tcp_keepalive and connection.transport is not None:
+            sock = connection.transport.get_extra_info("socket")
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        if self._shutting_down:
+            connection.begin_shutdown()
+
+    def connection_lost(self, connection: HTTPProtocol) -> None:
+        """Forget ``connection`` (called by the protocol)."""
+        self._connections.discard(connection)
+        all_closed = self._all_closed
+        if not self._connections and all_closed is not None and not all_closed.done():
+            all_closed.set_result(None)
+
+    async def shutdown(self, timeout: float | None = None) -> None:
+        """Close every connection gracefully, within ``timeout`` seconds.
+
+        Idle keep-alive connections close at once; a request being handled may
+        finish (its response says ``Connection: close``); an upgraded connection
+        is asked to close (WebSockets with 1001). After ``timeout`` (default:
+        ``shutdown_timeout``) what is left is cancelled and aborted.
+        """
+        self._shutting_down = True
+        if timeout is None:
+            timeout = self.config.shutdown_timeout
+        for connection in list(self._connections):
+            connection.begin_shutdown()
+        if self._connections:
+            self._all_closed = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._all_closed), timeout)
+            except asyncio.TimeoutError:
+                server_logger.warning(
+                    "%d connection(s) still open after %.1fs: aborting",
+                    len(self._connections),
+                    timeout,
+                )
+        tasks = [c.task for c in self._connections if c.task is not None and not c.task.done()]
+        for connection in list(self._connections):
+            connection.abort()
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
+
+
+class ServerRunner:
+    """Owns the listening sites of one :class:`Server` (aiohttp's low-level runner)."""
+
+    def __init__(
+        self, server: Server, *, handle_signals: bool = False, shutdown_timeout: float = 60.0
+    ) -> None:
+        self.server = server
+        self._handle_signals = handle_signals
+        self.shutdown_timeout = shutdown_timeout
+        self._sites: list[BaseSite] = []
+        self._set_up = False
+
+    @property
+    def sites(self) -> list[BaseSite]:
+        """The started sites."""
+        return list(self._sites)
+
+    @property
+    def addresses(self) -> list[Any]:
+        """Socket addresses of every listening socket."""
+        return [sock.getsockname() for site in self._sites for sock in site.sockets]
+
+    async def setup(self) -> None:
+        """Get ready to start sites; installs SIGINT/SIGTERM handlers if asked."""
+        if self._handle_signals:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, _raise_graceful_exit)
+        self._set_up = True
+
+    async def cleanup(self) -> None:
+        """Stop every site, then shut the server down gracefully."""
+        for site in list(self._sites):
+            await site.stop()
+        await self.server.shutdown(self.shutdown_timeout)
+        if self._handle_signals:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+        self._set_up = False
+
+    def _add_site(self, site: BaseSite) -> None:
+        if not self._set_up:
+            raise RuntimeError("call runner.setup() before starting a site")
+        self._sites.append(site)
+
+    def _remove_site(self, site: BaseSite) -> None:
+        if site in self._sites:
+            self._sites.remove(site)
+
+
+class BaseSite:
+    """A listening socket of a :class:`ServerRunner`."""
+
+    def __init__(
+        self, runner: ServerRunner, *, ssl_context: ssl.SSLContext | None = None, backlog: int = 128
+    ) -> None:
+        self._runner = runner
+        self._ssl_context = ssl_context
+        self._backlog = backlog
+        self._server: asyncio.AbstractServer | None = None
+
+    @property
+    def name(self) -> str:
+        """A URL-like description of where the site listens."""
+        raise NotImplementedError
+
+    @property
+    def sockets(self) -> list[socket.socket]:
+        """The listening sockets (empty before :meth:`start`)."""
+        if self._server is None:
+            return []
+        return list(self._server.sockets)  # type: ignore[attr-defined]
+
+    async def _create_server(self) -> asyncio.AbstractServer:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        """Start listening."""
+        self._runner._add_site(self)
+        self._server = await self._create_server()
+
+    async def stop(self) -> None:
+        """Stop accepting connections (open ones are the runner's cleanup's job)."""
+        self._runner._remove_site(self)
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+
+class TCPSite(BaseSite):
+    """Listens on ``host:port`` (all interfaces when ``host`` is None), TLS with ``ssl_context``."""
+
+    def __init__(
+        self,
+        runner: ServerRunner,
+        host: str | None = None,
+        port: int | None = None,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        backlog: int = 128,
+        reuse_address: bool | None = None,
+        reuse_port: bool | None = None,
+    ) -> None:
+        super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
+        self._host = host
+        self._port = port if port is not None else (8443 if ssl_context else 8080)
+        self._reuse_address = reuse_address
+        self._reuse_port = reuse_port
+
+    @property
+    def name(self) -> str:
+        scheme = "https" if self._ssl_context else "http"
+        host = self._host or "0.0.0.0"
+        if self._server is not None and self._port == 0:
+            return f"{scheme}://{host}:{self.sockets[0].getsockname()[1]}"
+        return f"{scheme}://{host}:{self._port}"
+
+    async def _create_server(self) -> asyncio.AbstractServer:
+        return await asyncio.get_running_loop().create_server(
+            self._runner.server,
+            self._host,
+            self._port,
+            ssl=self._ssl_context,
+            backlog=self._backlog,
+            reuse_address=self._reuse_address,
+            reuse_port=self._reuse_port,
+        )
+
+
+class UnixSite(BaseSite):
+    """Listens on a Unix socket at ``path``."""
+
+    def __init__(
+        self,
+        runner: ServerRunner,
+        path: str,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        backlog: int = 128,
+    ) -> None:
+        super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
+        self._path = path
+
+    @property
+    def name(self) -> str:
+        return f"http://unix:{self._path}:"
+
+    async def _create_server(self) -> asyncio.AbstractServer:
+        return await asyncio.get_running_loop().create_unix_server(
+            self._runner.server, self._path, ssl=self._ssl_context, backlog=self._backlog
+        )
+
+
+class SockSite(BaseSite):
+    """Serves on an already bound and listening socket ``sock``."""
+
+    def __init__(
+        self,
+        runner: ServerRunner,
+        sock: socket.socket,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        backlog: int = 128,
+    ) -> None:
+        super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
+        self._sock = sock
+
+    @property
+    def name(self) -> str:
+        return f"sock:{self._sock.getsockname()}"
+
+    async def _create_server(self) -> asyncio.AbstractServer:
+        loop = asyncio.get_running_loop()
+        if self._sock.family == getattr(socket, "AF_UNIX", None):
+            return await loop.create_unix_server(
+                self._runner.server, sock=self._sock, ssl=self._ssl_context, backlog=self._backlog
+            )
+        return await loop.create_server(
+            self._runner.server, sock=self._sock, ssl=self._ssl_context, backlog=self._backlog
+        )
+
+
+class GracefulExit(SystemExit):
+    """Raised by the signal handlers of a runner made with ``handle_signals=True``."""
+
+    code = 1
+
+
+def _raise_graceful_exit() -> None:
+    raise GracefulExit()
+
+
+def run_server(
+    handler: Handler,
+    host: str | None = "localhost",
+    port: int = 8080,
+    *,
+    path: str | None = None,
+    sock: socket.socket | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    shutdown_timeout: float = 60.0,
+    reuse_port: bool | None = None,
+    print: Callable[..., None] | None = print,
+    on_startup: Callable[[], Awaitable[None]] | None = None,
+    **options: Any,
+) -> None:
+    """Serve ``handler`` until SIGINT or SIGTERM, then shut down gracefully. Blocks.
+
+    ``options`` go to :class:`Server`. With ``path`` it listens on a Unix socket,
+    with ``sock`` on that socket, else on ``host:port``.
+    """
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        runner = ServerRunner(Server(handler, **options), shutdown_timeout=shutdown_timeout)
+        await runner.setup()
+        site: BaseSite
+        if sock is not None:
+            site = SockSite(runner, sock, ssl_context=ssl_context)
+        elif path is not None:
+            site = UnixSite(runner, path, ssl_context=ssl_context)
+        else:
+            site = TCPSite(runner, host, port, ssl_context=ssl_context, reuse_port=reuse_port)
+        try:
+            await site.start()
+            if on_startup is not None:
+                await on_startup()
+            if print is not None:
+                print(f"======== Running on {site.name} ========\n(Press CTRL+C to quit)")
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    with contextlib.suppress(GracefulExit, KeyboardInterrupt):
+        asyncio.run(serve())
