@@ -81,6 +81,10 @@ from .server import (
     UnixSite,
     run_server,
 )
+from .ws.deflate import DeflateOptions
+from .ws.messages import WebSocketError, WSCloseCode, WSConnectionClosed, WSMessage, WSMsgType
+from .ws.prepared import PreparedMessage
+from .ws.response import WebSocketReady, WebSocketResponse
 
 #: aiohttp's name for the body stream type.
 StreamReader = BodyStream
@@ -91,6 +95,7 @@ __all__ = [
     "BaseRequest",
     "BaseSite",
     "BodyStream",
+    "DeflateOptions",
     "FileField",
     "GracefulExit",
     "HTTPAccepted",
@@ -154,6 +159,7 @@ __all__ = [
     "HttpVersion",
     "HttpVersion10",
     "HttpVersion11",
+    "PreparedMessage",
     "RequestHead",
     "Response",
     "Server",
@@ -164,6 +170,13 @@ __all__ = [
     "StreamResponse",
     "TCPSite",
     "UnixSite",
+    "WSCloseCode",
+    "WSConnectionClosed",
+    "WSMessage",
+    "WSMsgType",
+    "WebSocketError",
+    "WebSocketReady",
+    "WebSocketResponse",
     "json_response",
     "run_server",
 ]

@@ -1,0 +1,28 @@
+"""Messages encoded once and sent to many sockets (broadcast without re-framing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wsproto.frame_protocol import FrameProtocol
+
+__all__ = ["PreparedMessage"]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedMessage:
+    """One uncompressed server frame, built once by wsproto's frame encoder.
+
+    Server frames are never masked, so the same bytes are valid on every
+    connection, compressed ones included (RSV1 clear means "not compressed",
+    RFC 7692 section 6). Send it with ``WebSocketResponse.send_prepared``.
+    """
+
+    frame: bytes
+    size: int
+
+    @classmethod
+    def encode(cls, data: str | bytes) -> PreparedMessage:
+        """Frame ``data`` as one TEXT (str) or BINARY (bytes) message."""
+        frame = bytes(FrameProtocol(client=False, extensions=[]).send_data(data, fin=True))
+        return cls(frame, len(frame))
