@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from .accesslog import AccessLogger
 from .config import ServerConfig
+from .deadline import Deadline
 from .exceptions import HTTPException, HTTPRequestTimeout, exception_for_status
 from .parser import BadRequest, RequestHead, RequestReader
 from .request import BaseRequest
@@ -35,7 +36,6 @@ server_logger = logging.getLogger("tidewire.server")
 
 Handler = Callable[[BaseRequest], Awaitable[StreamResponse]]
 
-_INF = float("inf")
 # Why reading from the socket is paused (a bit each; reading resumes at zero).
 _PAUSE_BODY = 1
 _PAUSE_PIPELINE = 2
@@ -112,10 +112,7 @@ class HTTPProtocol(asyncio.Protocol):
         self._read_paused = 0
         self._write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
-        # one deadline, one lazily re-armed timer
-        self._deadline = _INF
-        self._deadline_kind = _IDLE
-        self._timer: asyncio.TimerHandle | None = None
+        self._deadline = Deadline(self._loop, self._on_deadline)
 
     # connection facts, computed once --------------------------------------------
 
@@ -161,7 +158,7 @@ class HTTPProtocol(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self._registry.connection_made(self)
-        self._set_deadline(_HEAD, self._config.head_timeout)
+        self._deadline.set(_HEAD, self._config.head_timeout)
 
     def data_received(self, data: bytes) -> None:
         if self._upgraded is not None:
@@ -197,9 +194,7 @@ class HTTPProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._registry.connection_lost(self)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadline.cancel()
         if self._upgraded is not None:
             self._upgraded.connection_lost(exc)
         error = ConnectionResetError("connection lost")
@@ -263,7 +258,7 @@ class HTTPProtocol(asyncio.Protocol):
             raise RuntimeError("this connection has no pending upgrade")
         tail, self._upgrade_tail = self._upgrade_tail, None
         self._upgraded = receiver
-        self._set_deadline(_BUSY, None)
+        self._deadline.set(_BUSY, None)
         receiver.connection_made(self.transport)
         if self._write_paused:
             receiver.pause_writing()
@@ -280,7 +275,7 @@ class HTTPProtocol(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         if not self._serving:
-            self._set_deadline(_HEAD, self._config.head_timeout)
+            self._deadline.set(_HEAD, self._config.head_timeout)
 
     def on_head(self, head: RequestHead) -> None:
         content = self._make_body_stream(head) if head.has_body else EMPTY_BODY
@@ -323,27 +318,19 @@ class HTTPProtocol(asyncio.Protocol):
             pause_reading=lambda: self._pause_reading(_PAUSE_BODY),
             resume_reading=lambda: self._resume_reading(_PAUSE_BODY),
             on_first_read=self._send_continue if expects_continue else None,
-            on_wait=self._watch_body_wait,
+            timeout=self._config.body_timeout,
+            timeout_error=_body_timeout_error,
         )
 
     def _send_continue(self) -> None:
         if not self._closed and self._current is not None:
             self.send(b"HTTP/1.1 100 Continue\r\n\r\n")
 
-    def _watch_body_wait(self, stream: BodyStream) -> None:
-        received = stream.total_bytes
-
-        def check() -> None:
-            if stream.waiting and stream.total_bytes == received:
-                stream.set_exception(HTTPRequestTimeout(text="Request body timeout"))
-
-        self._loop.call_later(self._config.body_timeout, check)
-
     # serving requests ---------------------------------------------------------------
 
     def _start(self, request: BaseRequest) -> None:
         self._serving = True
-        self._set_deadline(_BUSY, None)
+        self._deadline.set(_BUSY, None)
         waiter = self._next_waiter
         if waiter is not None:
             self._next_waiter = None
@@ -371,7 +358,7 @@ class HTTPProtocol(asyncio.Protocol):
             if self._shutting_down or self._peer_eof:
                 self._close()
                 return
-            self._set_deadline(_IDLE, self._config.keepalive_timeout)
+            self._deadline.set(_IDLE, self._config.keepalive_timeout)
             waiter: asyncio.Future[BaseRequest | None] = self._loop.create_future()
             self._next_waiter = waiter
             request = await waiter
@@ -503,7 +490,7 @@ class HTTPProtocol(asyncio.Protocol):
         """The task running this connection's handlers, if one was started."""
         return self._task
 
-    # flow control and deadline --------------------------------------------------------
+    # flow control --------------------------------------------------------
 
     def _pause_reading(self, reason: int) -> None:
         if not self._read_paused and self.transport is not None and not self._closed:
@@ -517,28 +504,14 @@ class HTTPProtocol(asyncio.Protocol):
         if not self._read_paused and self.transport is not None and not self._closed:
             self.transport.resume_reading()
 
-    def _set_deadline(self, kind: str, seconds: float | None) -> None:
-        self._deadline_kind = kind
-        if seconds is None:
-            self._deadline = _INF
+    def _on_deadline(self, kind: str) -> None:
+        if self._closed:
             return
-        deadline = self._deadline = self._loop.time() + seconds
-        timer = self._timer
-        if timer is not None and timer.when() <= deadline:
-            return  # the pending timer fires first and re-arms itself
-        if timer is not None:
-            timer.cancel()
-        self._timer = self._loop.call_at(deadline, self._on_deadline)
-
-    def _on_deadline(self) -> None:
-        self._timer = None
-        if self._deadline == _INF or self._closed:
-            return
-        if self._loop.time() < self._deadline:
-            self._timer = self._loop.call_at(self._deadline, self._on_deadline)
-            return
-        self._deadline = _INF
-        if self._deadline_kind == _HEAD and self._reader.in_head:
+        if kind == _HEAD and self._reader.in_head:
             self._fail(408, "Request head not received in time")
         elif not self._serving:
             self._close()
+
+
+def _body_timeout_error() -> HTTPException:
+    return HTTPRequestTimeout(text="Request body not received in time")

@@ -18,8 +18,9 @@ __all__ = ["EMPTY_BODY", "BodyStream"]
 class BodyStream:
     """Readable request body (aiohttp's ``request.content``).
 
-    Reads raise what :meth:`set_exception` was given (a timeout, a disconnect);
-    at end of body they return ``b""``.
+    Reads raise what :meth:`set_exception` was given (a disconnect, a framing
+    error), or ``timeout_error()`` when no byte arrived for ``timeout`` seconds
+    while waiting; at end of body they return ``b""``.
     """
 
     def __init__(
@@ -29,7 +30,8 @@ class BodyStream:
         pause_reading: Callable[[], None] | None = None,
         resume_reading: Callable[[], None] | None = None,
         on_first_read: Callable[[], None] | None = None,
-        on_wait: Callable[[BodyStream], None] | None = None,
+        timeout: float | None = None,
+        timeout_error: Callable[[], BaseException] | None = None,
     ) -> None:
         self._chunks: deque[bytes] = deque()
         self._size = 0
@@ -40,7 +42,8 @@ class BodyStream:
         self._pause_reading = pause_reading
         self._resume_reading = resume_reading
         self._on_first_read = on_first_read
-        self._on_wait = on_wait
+        self._timeout = timeout
+        self._timeout_error = timeout_error or asyncio.TimeoutError
         self._paused = False
         self.total_bytes = 0
 
@@ -101,14 +104,22 @@ class BodyStream:
             callback()
         if self._chunks or self._eof:
             return
-        waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         self._waiter = waiter
-        if self._on_wait is not None:
-            self._on_wait(self)
+        timer = None
+        if self._timeout is not None:
+            timer = loop.call_later(self._timeout, self._expire, waiter)
         try:
             await waiter
         finally:
             self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
+    def _expire(self, waiter: asyncio.Future[None]) -> None:
+        if not waiter.done():
+            waiter.set_exception(self._timeout_error())
 
     def _take(self, limit: int) -> bytes:
         """Remove and return at most ``limit`` bytes (``-1``: everything buffered)."""

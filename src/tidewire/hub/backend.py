@@ -1,0 +1,96 @@
+"""What a hub backend does, and the in-memory backend (one process, nothing to install).
+
+A backend carries published messages to the processes that have subscribers and
+keeps the presence entries. The hub calls it; it calls the hub back through a
+:class:`BackendSink`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..ws.prepared import PreparedMessage
+from .registry import PresenceTable
+
+__all__ = ["Backend", "BackendSink", "MemoryBackend"]
+
+
+class BackendSink(Protocol):
+    """The hub's side, called by the backend."""
+
+    async def deliver(self, topic: str, message: PreparedMessage) -> None:
+        """Write ``message`` to this process' subscribers of ``topic``."""
+
+    def presence_lost(self, topic: str, members: list[str]) -> None:
+        """``members`` left ``topic`` because the process holding them died."""
+
+
+class Backend(Protocol):
+    """Transport of messages and store of presence for a :class:`~tidewire.hub.Hub`.
+
+    The hub calls :meth:`start` once before anything else and :meth:`close` once at
+    the end. It calls :meth:`watch` before a topic's first local subscriber may
+    receive and :meth:`unwatch` after its last one left; :meth:`join` and
+    :meth:`leave` once per presence entry (``entry`` is unique in the process).
+    """
+
+    async def start(self, sink: BackendSink) -> None:
+        """Connect; from now on deliver the watched topics' messages to ``sink``."""
+
+    async def close(self) -> None:
+        """Withdraw this process' presence entries and disconnect."""
+
+    async def publish(self, topic: str, message: PreparedMessage) -> None:
+        """Send ``message`` to every process watching ``topic`` (this one included)."""
+
+    async def watch(self, topic: str) -> None:
+        """Receive ``topic``: when this returns, later publications reach this process.
+
+        Called for every new subscription; must be cheap when already watching.
+        """
+
+    async def unwatch(self, topic: str) -> None:
+        """Stop receiving ``topic``."""
+
+    async def join(self, topic: str, entry: str, member: str) -> bool:
+        """Add a presence entry; True if ``member`` was not present in ``topic`` before."""
+
+    async def leave(self, topic: str, entry: str, member: str) -> bool:
+        """Remove a presence entry; True if ``member`` is no longer present in ``topic``."""
+
+    async def members(self, topic: str) -> list[str]:
+        """Names present in ``topic`` (in every process), sorted."""
+
+
+class MemoryBackend:
+    """The default backend: one process, messages go straight to the local subscribers."""
+
+    def __init__(self) -> None:
+        self._sink: BackendSink | None = None
+        self._presence = PresenceTable()
+
+    async def start(self, sink: BackendSink) -> None:
+        self._sink = sink
+
+    async def close(self) -> None:
+        self._sink = None
+        self._presence = PresenceTable()
+
+    async def publish(self, topic: str, message: PreparedMessage) -> None:
+        if self._sink is not None:
+            await self._sink.deliver(topic, message)
+
+    async def watch(self, topic: str) -> None:
+        return None
+
+    async def unwatch(self, topic: str) -> None:
+        return None
+
+    async def join(self, topic: str, entry: str, member: str) -> bool:
+        return self._presence.add(topic, member)
+
+    async def leave(self, topic: str, entry: str, member: str) -> bool:
+        return self._presence.remove(topic, member)
+
+    async def members(self, topic: str) -> list[str]:
+        return self._presence.members(topic)
