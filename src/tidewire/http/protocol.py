@@ -57,7 +57,8 @@ class UpgradedProtocol(Protocol):
     """What takes over a connection after an upgrade (a WebSocket, say).
 
     It receives the transport's events from then on, as an asyncio protocol
-    would, and :meth:`begin_shutdown` when the server shuts down gracefully.
+    would, :meth:`begin_shutdown` when the server shuts down gracefully, and
+    :meth:`handler_failed` when the handler that upgraded raised.
     """
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None: ...
@@ -73,6 +74,8 @@ class UpgradedProtocol(Protocol):
     def resume_writing(self) -> None: ...
 
     def begin_shutdown(self) -> None: ...
+
+    def handler_failed(self) -> None: ...
 
 
 class HTTPProtocol(asyncio.Protocol):
@@ -421,6 +424,9 @@ class HTTPProtocol(asyncio.Protocol):
     ) -> StreamResponse | None:
         """Log an unhandled exception and send a 500 if the head is not out yet."""
         server_logger.error("Error handling request %r", request, exc_info=exc)
+        if self._upgraded is not None:
+            self._upgraded.handler_failed()
+            return response
         if self._closed or (response is not None and response.prepared):
             request.keep_alive = False
             self._close()

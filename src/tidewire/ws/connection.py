@@ -169,6 +169,10 @@ class WebSocketConnection:
         """Server shutdown: close with 1001 Going Away."""
         self.start_close(WSCloseCode.GOING_AWAY, "server shutdown")
 
+    def handler_failed(self) -> None:
+        """The handler raised: close with 1011 Internal Error."""
+        self.start_close(WSCloseCode.INTERNAL_ERROR, "internal error")
+
     # parsing ------------------------------------------------------------------------
 
     def _pull(self) -> WSMessage | None:
