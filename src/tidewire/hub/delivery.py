@@ -156,8 +156,11 @@ class Delivery:
                 message = outbox.pop()
                 if message is None:
                     break
-                await self.ws.send_prepared(message)  # waits while writing is paused
-                self._counters.delivered += 1
+                if self.ws.closed:
+                    self._finish()
+                    break
+                self._counters.delivered += 1  # written now; the await is the drain wait
+                await self.ws.send_prepared(message)
         except WSConnectionClosed:
             self._finish()
         finally:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 __all__ = [
     "ENVELOPE_VERSION",
+    "JOIN_SCRIPT",
+    "LEAVE_SCRIPT",
     "PresenceEntries",
     "RedisLayout",
     "entry_field",
@@ -36,6 +38,30 @@ ENVELOPE_VERSION = 1
 _VERSION_BYTE = bytes([ENVELOPE_VERSION])
 # FIN set, opcode TEXT or BINARY, unmasked: what PreparedMessage builds (RFC 6455 section 5.2).
 _FRAME_FIRST_BYTES = frozenset({0x81, 0x82})
+
+
+# Presence changes are decided inside Redis, atomically, so that two processes
+# adding (or removing) the same name at once report exactly one join (or leave).
+
+#: KEYS[1] presence hash; ARGV field, member, TTL in ms. Returns 1 if the name is new.
+JOIN_SCRIPT = """
+local values = redis.call('HVALS', KEYS[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+for _, value in ipairs(values) do
+  if value == ARGV[2] then return 0 end
+end
+return 1
+"""
+
+#: KEYS[1] presence hash; ARGV field, member. Returns 1 if this removed the name's last entry.
+LEAVE_SCRIPT = """
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+for _, value in ipairs(redis.call('HVALS', KEYS[1])) do
+  if value == ARGV[2] then return 0 end
+end
+return 1
+"""
 
 
 class RedisLayout:

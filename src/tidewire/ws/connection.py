@@ -22,6 +22,7 @@ from wsproto import ConnectionType
 from wsproto import connection as wsconn
 from wsproto.connection import ConnectionState
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
+from wsproto.extensions import Extension
 from wsproto.utilities import LocalProtocolError
 
 from .assembler import MessageAssembler, MessageTooBig
@@ -35,12 +36,15 @@ from .messages import (
     WSMessage,
     WSMsgType,
 )
+from .sizeguard import DeclaredSizeGuard
 
 __all__ = ["WebSocketConnection"]
 
 logger = logging.getLogger("tidewire.ws")
 
 _OPEN = ConnectionState.OPEN
+#: Queued outgoing bytes written at once instead of at the end of the loop iteration.
+_FLUSH_SIZE = 64 * 1024
 _NO_STATUS = 1005
 
 
@@ -64,7 +68,10 @@ class WebSocketConnection:
         heartbeat: float | None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        self._ws = wsconn.Connection(ConnectionType.SERVER, [extension] if extension else None)
+        extensions: list[Extension] = [DeclaredSizeGuard(max_msg_size)] if max_msg_size else []
+        if extension is not None:
+            extensions.append(extension)
+        self._ws = wsconn.Connection(ConnectionType.SERVER, extensions)
         self._extension = extension
         self._assembler = MessageAssembler(max_msg_size)
         self._max_queue = max_queue
@@ -81,6 +88,8 @@ class WebSocketConnection:
         self._read_paused = False
         self._write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
+        self._out: list[bytes] = []
+        self._out_size = 0
         self._closing = False  # we sent (or are about to send) our Close
         self._lost = False  # the transport is gone
         self._close_task: asyncio.Task[bool] | None = None
@@ -102,9 +111,10 @@ class WebSocketConnection:
 
     @property
     def write_buffer_size(self) -> int:
-        """Bytes queued in the transport and not yet sent."""
+        """Bytes queued (by us or the transport) and not yet sent."""
         transport = self.transport
-        return transport.get_write_buffer_size() if transport is not None else 0
+        queued = transport.get_write_buffer_size() if transport is not None else 0
+        return queued + self._out_size
 
     # transport events (forwarded by the HTTP protocol) -------------------------------
 
@@ -291,16 +301,14 @@ class WebSocketConnection:
                 extension.compress_next = True
         else:
             frame = self._ws.send(event)
-        assert self.transport is not None
-        self.transport.write(frame)
+        self._write(frame)
         if self._write_paused:
             await self.drain()
 
     async def send_frame(self, frame: bytes) -> None:
         """Send an already encoded frame (see :class:`~tidewire.ws.prepared.PreparedMessage`)."""
         self._check_open()
-        assert self.transport is not None
-        self.transport.write(frame)
+        self._write(frame)
         if self._write_paused:
             await self.drain()
 
@@ -324,9 +332,28 @@ class WebSocketConnection:
         await waiter
 
     def _write(self, data: bytes) -> None:
+        """Queue ``data``; everything queued in one loop iteration goes out in one write.
+
+        One ``send()`` per burst instead of one per frame: a handler answering a
+        read full of messages, or a broadcast, costs one system call. Past
+        :data:`_FLUSH_SIZE` bytes the queue is written at once.
+        """
+        if not self._out:
+            self._loop.call_soon(self._flush)
+        self._out.append(data)
+        self._out_size += len(data)
+        if self._out_size >= _FLUSH_SIZE:
+            self._flush()
+
+    def _flush(self) -> None:
+        out = self._out
+        if not out:
+            return
+        self._out = []
+        self._out_size = 0
         transport = self.transport
         if transport is not None and not transport.is_closing():
-            transport.write(data)
+            transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     # closing --------------------------------------------------------------------------
 
@@ -378,6 +405,7 @@ class WebSocketConnection:
         return self._ws.state is ConnectionState.CLOSED
 
     def _close_transport(self) -> None:
+        self._flush()
         if self._heartbeat_timer is not None:
             self._heartbeat_timer.cancel()
             self._heartbeat_timer = None

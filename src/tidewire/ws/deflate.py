@@ -71,10 +71,15 @@ def parse_extensions(header_values: list[str]) -> list[tuple[str, list[tuple[str
     return offers
 
 
+_WINDOW_BITS = {str(bits): bits for bits in range(8, 16)}
+
+
 def _window_bits(value: str | None) -> int:
-    if value is None or not value.isdigit() or not 8 <= int(value) <= 15:
+    """A window size parameter: 8 to 15 in ASCII digits, no leading zero (7.1.2.1)."""
+    bits = _WINDOW_BITS.get(value or "")
+    if bits is None:
         raise _Decline
-    return int(value)
+    return bits
 
 
 def _accept_offer(
@@ -151,6 +156,7 @@ class PerMessageDeflate(Extension):
         self._compressor: zlib._Compress | None = None
         self._decompressor: zlib._Decompress | None = None
         self._inbound_compressed = False
+        self._inbound_control = False
         self._inflated = 0
         self._outbound_compressed = False
         self.compress_next = True
@@ -170,7 +176,8 @@ class PerMessageDeflate(Extension):
         rsv: RsvBits,
         payload_length: int,
     ) -> CloseReason | RsvBits:
-        if opcode.iscontrol() or opcode is Opcode.CONTINUATION:
+        self._inbound_control = opcode.iscontrol()
+        if self._inbound_control or opcode is Opcode.CONTINUATION:
             # RSV1 marks only the first frame of a data message (RFC 7692 section 6).
             return CloseReason.PROTOCOL_ERROR if rsv.rsv1 else RsvBits(False, False, False)
         self._inbound_compressed = rsv.rsv1
@@ -180,14 +187,15 @@ class PerMessageDeflate(Extension):
     def frame_inbound_payload_data(
         self, proto: FrameDecoder | FrameProtocol, data: bytes
     ) -> bytes | CloseReason:
-        if not self._inbound_compressed or not data:
+        # A control frame may sit between the fragments of a compressed message.
+        if not self._inbound_compressed or self._inbound_control or not data:
             return data
         return self._inflate(data)
 
     def frame_inbound_complete(
         self, proto: FrameDecoder | FrameProtocol, fin: bool
     ) -> bytes | CloseReason | None:
-        if not fin or not self._inbound_compressed:
+        if not fin or not self._inbound_compressed or self._inbound_control:
             return None
         self._inbound_compressed = False
         result = self._inflate(_EMPTY_BLOCK_TAIL)

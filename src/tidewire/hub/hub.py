@@ -1,0 +1,372 @@
+"""``Hub``: named topics of WebSockets, with presence, fan-out and slow-consumer safety.
+
+::
+
+    hub = Hub()                                   # in memory; Hub(RedisBackend(url)) to scale out
+
+    async def handler(request):
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        try:
+            await hub.subscribe(ws, "room:lobby", member="alice")
+            async for msg in ws:
+                await hub.publish("room:lobby", {"from": "alice", "text": msg.data})
+        finally:
+            await hub.disconnect(ws)
+        return ws
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from ..ws.messages import WSCloseCode, WSConnectionClosed
+from ..ws.prepared import PreparedMessage
+from .backend import Backend, MemoryBackend
+from .delivery import Counters, Delivery, DeliveryLimits, HubSocket
+from .outbox import SlowPolicy
+from .registry import TopicChange, TopicRegistry
+
+__all__ = ["Hub", "HubStats", "PresenceCallback", "PresenceChange"]
+
+logger = logging.getLogger("tidewire.hub")
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChange:
+    """Names that appeared in (``joined``) or disappeared from (``left``) a topic's presence."""
+
+    topic: str
+    joined: tuple[str, ...] = ()
+    left: tuple[str, ...] = ()
+
+
+PresenceCallback = Callable[[PresenceChange], Awaitable[None]]
+
+
+def compact_json(value: Any) -> str:
+    """JSON without spaces, non-ASCII kept as is (the hub's default ``dumps``)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class HubStats:
+    """A snapshot of a hub's counters (this process only).
+
+    ``published``: :meth:`Hub.publish` calls; ``delivered``: frames handed to a
+    transport; ``dropped``: frames discarded by the slow-consumer policy
+    (``drop_oldest``, or the backlog of a subscriber closed by ``close``);
+    ``closed``: subscribers closed by the ``close`` policy; ``slow``: subscribers
+    with a backlog right now, holding ``queued_messages``/``queued_bytes``.
+    """
+
+    published: int
+    delivered: int
+    dropped: int
+    closed: int
+    subscribers: int
+    topics: int
+    slow: int
+    queued_messages: int
+    queued_bytes: int
+
+
+class Hub:
+    """Topics of WebSockets: subscribe, publish once to all, see who is there.
+
+    Options (keyword):
+
+    - ``backend``: :class:`~tidewire.hub.MemoryBackend` (default, one process) or
+      :class:`~tidewire.hub.RedisBackend` (several processes share topics and presence).
+    - ``policy``: what happens to a subscriber whose backlog is full:
+      ``"drop_oldest"`` (default) or ``"close"`` (closed with ``close_code``,
+      1013 "try again later" by default; 1008 is the other usual choice).
+    - ``write_limit``: bytes in a subscriber's transport buffer above which its
+      messages are queued instead of written (64 KiB; must not exceed the
+      transport's high-water mark, 64 KiB by default).
+    - ``max_queue``/``max_queue_bytes``: the backlog of one slow subscriber
+      (256 messages, 256 KiB). A subscriber never holds more than ``write_limit``
+      plus ``max_queue_bytes`` (plus one message) in this process.
+    - ``on_presence``: ``async def on_presence(change)``, called with each
+      :class:`PresenceChange` (subscribe/unsubscribe with a member name, a closed
+      socket's cleanup, another process' death noticed by the Redis backend).
+    - ``sweep_interval``: how often closed sockets are looked for (seconds).
+    - ``dumps``: JSON encoder for published values that are neither str nor bytes
+      (compact, UTF-8 kept).
+
+    The caller must ``await hub.start()`` (or use ``async with hub``; the first
+    subscribe/publish starts it too) and ``await hub.close()`` at shutdown. A
+    handler should call :meth:`disconnect` when it ends; a socket that closes is
+    also removed by the hub itself within ``sweep_interval``.
+    """
+
+    def __init__(
+        self,
+        backend: Backend | None = None,
+        *,
+        policy: SlowPolicy | str = SlowPolicy.DROP_OLDEST,
+        write_limit: int = 64 * 1024,
+        max_queue: int = 256,
+        max_queue_bytes: int = 256 * 1024,
+        close_code: int = WSCloseCode.TRY_AGAIN_LATER,
+        on_presence: PresenceCallback | None = None,
+        sweep_interval: float = 1.0,
+        dumps: Callable[[Any], str] = compact_json,
+    ) -> None:
+        if write_limit < 1 or max_queue < 1 or max_queue_bytes < 1:
+            raise ValueError("write_limit, max_queue and max_queue_bytes must be positive")
+        self._backend: Backend = backend if backend is not None else MemoryBackend()
+        self._limits = DeliveryLimits(
+            write_limit, max_queue, max_queue_bytes, SlowPolicy(policy), int(close_code)
+        )
+        self._on_presence = on_presence
+        self._sweep_interval = sweep_interval
+        self._dumps = dumps
+        self._registry: TopicRegistry[Delivery] = TopicRegistry()
+        self._deliveries: dict[HubSocket, Delivery] = {}
+        self._counters = Counters()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._starting: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # lifecycle ----------------------------------------------------------------------
+
+    @property
+    def backend(self) -> Backend:
+        """The backend given at construction (or the default in-memory one)."""
+        return self._backend
+
+    async def start(self) -> None:
+        """Start the backend and the sweeper; calling it again does nothing."""
+        if self._closed:
+            raise RuntimeError("this hub is closed")
+        if self._starting is None:
+            self._starting = asyncio.get_running_loop().create_task(self._start())
+        await asyncio.shield(self._starting)
+
+    async def _start(self) -> None:
+        await self._backend.start(_Sink(self))
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+
+    async def close(self) -> None:
+        """Stop delivering, withdraw this process' presence, close the backend.
+
+        Sockets stay open (closing them is the server's shutdown's job).
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for delivery in list(self._deliveries.values()):
+            delivery.stop()
+        self._deliveries.clear()
+        self._registry = TopicRegistry()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._starting is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._starting
+            await self._backend.close()
+
+    async def __aenter__(self) -> Hub:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # subscriptions ------------------------------------------------------------------
+
+    async def subscribe(self, ws: HubSocket, topic: str, *, member: str | None = None) -> None:
+        """Send ``topic``'s messages to ``ws``; with ``member``, count it in presence.
+
+        When this returns, every later publication of ``topic`` (from any process)
+        reaches ``ws``. Subscribing again changes the member name. Raises
+        :class:`~tidewire.web.WSConnectionClosed` if ``ws`` is already closed.
+        """
+        await self.start()
+        if ws.closed:
+            raise WSConnectionClosed(code=None)
+        delivery = self._deliveries.get(ws)
+        if delivery is None:
+            delivery = Delivery(
+                ws, self._limits, self._counters, self._on_delivery_closed, self._spawn
+            )
+            self._deliveries[ws] = delivery
+        for change in self._registry.add(delivery, topic, member):
+            if change.added:
+                # After the registry (so that a concurrent last unsubscribe cannot
+                # unwatch it) and before the join (so that ws sees its own notice).
+                await self._backend.watch(topic)
+            await self._apply(change)
+
+    async def unsubscribe(self, ws: HubSocket, topic: str) -> None:
+        """Stop sending ``topic`` to ``ws`` (and remove its presence entry there)."""
+        delivery = self._deliveries.get(ws)
+        if delivery is None:
+            return
+        change = self._registry.remove(delivery, topic)
+        if change is not None:
+            await self._apply(change)
+        if delivery not in self._registry:
+            self._forget(delivery)
+            delivery.stop()
+
+    async def disconnect(self, ws: HubSocket) -> None:
+        """Remove ``ws`` from every topic (call it when the handler ends)."""
+        delivery = self._deliveries.get(ws)
+        if delivery is not None:
+            await self._drop(delivery)
+
+    def topics(self) -> list[str]:
+        """Topics with subscribers in this process."""
+        return self._registry.topics()
+
+    def subscriber_count(self, topic: str) -> int:
+        """Subscribers of ``topic`` in this process."""
+        return len(self._registry.subscribers(topic))
+
+    def backlog(self, ws: HubSocket) -> tuple[int, int]:
+        """Messages and bytes queued for ``ws`` because it reads slowly."""
+        delivery = self._deliveries.get(ws)
+        return delivery.backlog if delivery is not None else (0, 0)
+
+    async def members(self, topic: str) -> list[str]:
+        """Member names present in ``topic`` (in every process of the backend), sorted."""
+        await self.start()
+        return await self._backend.members(topic)
+
+    # publishing ---------------------------------------------------------------------
+
+    def prepare(self, data: Any) -> PreparedMessage:
+        """Frame ``data`` once: str as TEXT, bytes as BINARY, anything else as JSON TEXT."""
+        if isinstance(data, PreparedMessage):
+            return data
+        if isinstance(data, str):
+            return PreparedMessage.encode(data)
+        if isinstance(data, bytes | bytearray | memoryview):
+            return PreparedMessage.encode(bytes(data))
+        return PreparedMessage.encode(self._dumps(data))
+
+    async def publish(self, topic: str, data: Any) -> None:
+        """Send ``data`` to every subscriber of ``topic``, framed once for all of them.
+
+        It never waits for a slow subscriber: one that cannot keep up gets a
+        backlog and then the hub's policy. With the memory backend the frames are
+        written (or queued) when this returns.
+        """
+        message = self.prepare(data)
+        await self.start()
+        self._counters.published += 1
+        await self._backend.publish(topic, message)
+
+    async def _deliver(self, topic: str, message: PreparedMessage) -> None:
+        for delivery in self._registry.subscribers(topic):
+            await delivery.send(message)
+
+    # stats --------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> HubStats:
+        """Counters since the hub was made, and the current backlog."""
+        counters = self._counters
+        slow = queued = queued_bytes = 0
+        for delivery in self._deliveries.values():
+            messages, size = delivery.backlog
+            if messages:
+                slow += 1
+                queued += messages
+                queued_bytes += size
+        return HubStats(
+            published=counters.published,
+            delivered=counters.delivered,
+            dropped=counters.dropped,
+            closed=counters.closed,
+            subscribers=len(self._registry),
+            topics=len(self._registry.topics()),
+            slow=slow,
+            queued_messages=queued,
+            queued_bytes=queued_bytes,
+        )
+
+    # internals ----------------------------------------------------------------------
+
+    async def _apply(self, change: TopicChange[Delivery]) -> None:
+        subscription = change.subscription
+        topic, member = subscription.topic, subscription.member
+        if change.added:
+            if member is not None and await self._backend.join(topic, subscription.entry, member):
+                await self._notify(PresenceChange(topic, joined=(member,)))
+            return
+        if member is not None and await self._backend.leave(topic, subscription.entry, member):
+            await self._notify(PresenceChange(topic, left=(member,)))
+        if change.edge and not self._registry.subscribers(topic):
+            await self._backend.unwatch(topic)
+
+    async def _drop(self, delivery: Delivery) -> None:
+        self._forget(delivery)
+        delivery.stop()
+        for change in self._registry.remove_all(delivery):
+            await self._apply(change)
+
+    def _forget(self, delivery: Delivery) -> None:
+        if self._deliveries.get(delivery.ws) is delivery:
+            del self._deliveries[delivery.ws]
+
+    def _on_delivery_closed(self, delivery: Delivery) -> None:
+        if not self._closed:
+            self._spawn(self._drop(delivery))
+
+    async def _notify(self, change: PresenceChange) -> None:
+        if self._on_presence is None:
+            return
+        try:
+            await self._on_presence(change)
+        except Exception:
+            logger.exception("on_presence callback failed for %r", change)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("hub background task failed", exc_info=task.exception())
+
+    async def _sweep(self) -> None:
+        """Remove subscribers whose socket closed (a handler may never call disconnect)."""
+        while True:
+            await asyncio.sleep(self._sweep_interval)
+            for delivery in list(self._deliveries.values()):
+                if delivery.done:
+                    try:
+                        await self._drop(delivery)
+                    except Exception:
+                        logger.exception("removing a closed subscriber failed")
+
+
+class _Sink:
+    """The hub as its backend sees it."""
+
+    __slots__ = ("_hub",)
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+
+    async def deliver(self, topic: str, message: PreparedMessage) -> None:
+        await self._hub._deliver(topic, message)
+
+    def presence_lost(self, topic: str, members: list[str]) -> None:
+        hub = self._hub
+        if members and not hub._closed:
+            hub._spawn(hub._notify(PresenceChange(topic, left=tuple(members))))

@@ -1,0 +1,1 @@
+"""WebSocket tests: handshake, framing, close paths, compression and flow control."""
