@@ -100,6 +100,7 @@ class RequestReader:
 
     __slots__ = (
         "_config",
+        "_fed_in_head",
         "_head_bytes",
         "_headers",
         "_in_head",
@@ -116,6 +117,7 @@ class RequestReader:
         self._headers: list[tuple[bytes, bytes]] = []
         self._in_head = False
         self._head_bytes = 0
+        self._fed_in_head = 0
 
     @property
     def in_head(self) -> bool:
@@ -137,8 +139,8 @@ class RequestReader:
             raise BadRequest(400, f"Bad request: {exc}") from None
         if self._in_head:
             # llhttp buffers a header it has not finished; bound what it may hold.
-            self._head_bytes += len(data)
-            if self._head_bytes > self._config.max_head_size:
+            self._fed_in_head += len(data)
+            if self._fed_in_head > self._config.max_head_size:
                 raise BadRequest(431, "Request header section too large")
         return None
 
@@ -147,6 +149,7 @@ class RequestReader:
     def on_message_begin(self) -> None:
         self._in_head = True
         self._head_bytes = 0
+        self._fed_in_head = 0
         self._url = b""
         self._headers = []
         self._sink.on_message_begin()
@@ -155,15 +158,21 @@ class RequestReader:
         self._url += url
         if len(self._url) > self._config.max_line_size:
             raise BadRequest(414, "Request line too long")
+        self._head_bytes += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        limit = self._config.max_field_size
-        if len(name) > limit or len(value) > limit:
+        config = self._config
+        if len(name) > config.max_field_size or len(value) > config.max_field_size:
             raise BadRequest(431, "Request header field too large")
+        if value and (value[-1] in _OWS or value[0] in _OWS):
+            value = value.strip(b" \t")  # optional whitespace is not part of the value
         headers = self._headers
         headers.append((name, value))
-        if len(headers) > self._config.max_headers:
+        if len(headers) > config.max_headers:
             raise BadRequest(431, "Too many request header fields")
+        self._head_bytes += len(name) + len(value) + 4
+        if self._head_bytes > config.max_head_size:
+            raise BadRequest(431, "Request header section too large")
 
     def on_headers_complete(self) -> None:
         parser = self._parser
@@ -172,10 +181,14 @@ class RequestReader:
         headers = CIMultiDict([(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw])
         length = headers.get("Content-Length")
         version = parser.get_http_version()
+        http_version = _VERSIONS.get(version)
+        if http_version is None:
+            raise BadRequest(505, f"HTTP/{version} is not supported")
+        _check_semantics(http_version, headers)
         head = RequestHead(
             method=parser.get_method().decode("ascii"),
             raw_path=self._url.decode("utf-8", "surrogateescape"),
-            version=_VERSIONS.get(version) or _parse_version(version),
+            version=http_version,
             headers=CIMultiDictProxy(headers),
             raw_headers=raw,
             keep_alive=parser.should_keep_alive(),
@@ -193,6 +206,16 @@ class RequestReader:
         self._sink.on_message_complete()
 
 
-def _parse_version(text: str) -> HttpVersion:
-    major, _, minor = text.partition(".")
-    return HttpVersion(int(major), int(minor or 0))
+_OWS = b" \t"
+
+
+def _check_semantics(version: HttpVersion, headers: CIMultiDict[str]) -> None:
+    """Head rules llhttp leaves to us; a violation raises :class:`BadRequest`."""
+    hosts = headers.getall("Host", ())
+    if len(hosts) > 1 or (version >= HTTP11 and not hosts):
+        # RFC 9112 section 3.2: exactly one Host in HTTP/1.1, at most one before.
+        raise BadRequest(400, "A request needs exactly one Host header")
+    coding = headers.get("Transfer-Encoding")
+    if coding is not None and coding.strip().lower() != "chunked":
+        # RFC 9112 section 6.1: we decode no transfer coding but chunked.
+        raise BadRequest(501, f"Transfer-Encoding {coding!r} is not implemented")

@@ -108,6 +108,7 @@ class HTTPProtocol(asyncio.Protocol):
         self._error: tuple[int, str] | None = None
         self._shutting_down = False
         self._peer_eof = False
+        self._response_started = False
         # upgrade hand-over
         self._upgrade_tail: bytes | None = None
         self._upgraded: UpgradedProtocol | None = None
@@ -189,10 +190,10 @@ class HTTPProtocol(asyncio.Protocol):
         receiving = self._receiving
         if receiving is not None:
             receiving._content.set_exception(ConnectionResetError("client closed mid-body"))
-        if self.idle:
-            self._close()
+        if self.idle or self._config.handler_cancellation:
+            self._close()  # with handler_cancellation, a client's FIN is a disconnect
             return None
-        return True  # keep the transport open to write the responses still due
+        return True  # half-closed: keep the transport open to write the responses due
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
@@ -236,6 +237,7 @@ class HTTPProtocol(asyncio.Protocol):
         transport = self.transport
         if self._closed or transport is None or transport.is_closing():
             raise ConnectionResetError("cannot write: connection closed")
+        self._response_started = True
         transport.write(data)
 
     async def drain(self) -> None:
@@ -326,8 +328,9 @@ class HTTPProtocol(asyncio.Protocol):
         )
 
     def _send_continue(self) -> None:
-        if not self._closed and self._current is not None:
-            self.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        transport = self.transport
+        if self._current is not None and transport is not None and not transport.is_closing():
+            transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # interim: not the response
 
     # serving requests ---------------------------------------------------------------
 
@@ -374,7 +377,7 @@ class HTTPProtocol(asyncio.Protocol):
         if content.is_eof():
             content.discard()
             return True
-        if request is not self._receiving or self._error is not None:
+        if request is not self._receiving or self._error is not None or content.failed:
             return False
         head = request._head
         if head.headers.get("Expect", "").lower() == "100-continue":
@@ -391,6 +394,7 @@ class HTTPProtocol(asyncio.Protocol):
     async def _handle(self, request: BaseRequest) -> None:
         """Run the handler for ``request`` and send what it produced. Never raises."""
         self._current = request
+        self._response_started = False
         started = self._loop.time()
         response: StreamResponse | None = None
         try:
@@ -427,10 +431,12 @@ class HTTPProtocol(asyncio.Protocol):
         if self._upgraded is not None:
             self._upgraded.handler_failed()
             return response
-        if self._closed or (response is not None and response.prepared):
+        if self._closed or self._response_started:
+            # Part of a response is out: the client can only learn of the failure
+            # from the connection closing before the response is complete.
             request.keep_alive = False
             self._close()
-            return response
+            return response if isinstance(response, StreamResponse) else None
         text = "500 Internal Server Error\n\nServer got itself in trouble"
         if self._config.debug:
             text = "".join(traceback.format_exception(exc))
@@ -449,6 +455,7 @@ class HTTPProtocol(asyncio.Protocol):
         self._pause_reading(_PAUSE_DONE)
         receiving = self._receiving
         if receiving is not None and not receiving._content.is_eof():
+            receiving.keep_alive = False
             receiving._content.set_exception(exception_for_status(status, message))
         if not self._serving:
             self._send_error(status, message)

@@ -77,7 +77,14 @@ class BaseRequest(MutableMapping[str, Any]):
     @cached_property
     def rel_url(self) -> URL:
         """The request target as a relative :class:`yarl.URL`."""
-        path, _, query = self._head.raw_path.partition("?")
+        target = self._head.raw_path
+        if not target.startswith("/") and "://" in target:
+            # absolute-form (RFC 9112 section 3.2.2): the path and query are ours
+            absolute = URL(target, encoded=True)
+            return URL.build(
+                path=absolute.raw_path, query_string=absolute.raw_query_string, encoded=True
+            )
+        path, _, query = target.partition("?")
         path = path.partition("#")[0]
         if path.startswith("//"):
             path = "/" + path.lstrip("/")

@@ -44,6 +44,26 @@ class ResponseChannel(Protocol):
         """Wait until the transport's buffer is below its low-water mark."""
 
 
+def choose_coding(accept_encoding: str) -> str | None:
+    """``"gzip"`` or ``"deflate"`` if ``Accept-Encoding`` accepts it (q > 0), gzip first."""
+    weights: dict[str, float] = {}
+    for item in accept_encoding.split(","):
+        coding, _, params = item.partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        weights[coding.strip().lower()] = weight
+    for coding in ("gzip", "deflate"):
+        if weights.get(coding, weights.get("*", 0.0)) > 0:
+            return coding
+    return None
+
+
 def _status_allows_body(status: int) -> bool:
     return status >= 200 and status not in _NO_BODY
 
@@ -293,8 +313,7 @@ class StreamResponse:
     def _start_compression(self, request: BaseRequest, body: bytes | None) -> bytes | None:
         coding = self._compression_force
         if coding is None:
-            accepted = request.headers.get("Accept-Encoding", "").lower()
-            coding = "gzip" if "gzip" in accepted else "deflate" if "deflate" in accepted else None
+            coding = choose_coding(request.headers.get("Accept-Encoding", ""))
         if coding is None:
             return body
         wbits = 16 + zlib.MAX_WBITS if coding == "gzip" else zlib.MAX_WBITS

@@ -119,7 +119,12 @@ class BodyStream:
 
     def _expire(self, waiter: asyncio.Future[None]) -> None:
         if not waiter.done():
-            waiter.set_exception(self._timeout_error())
+            self.set_exception(self._timeout_error())
+
+    @property
+    def failed(self) -> bool:
+        """True once the body cannot be read to its end (timeout, disconnect, bad framing)."""
+        return self._exception is not None
 
     def _take(self, limit: int) -> bytes:
         """Remove and return at most ``limit`` bytes (``-1``: everything buffered)."""

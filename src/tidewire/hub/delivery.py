@@ -32,6 +32,9 @@ class HubSocket(Protocol):
     """What the hub needs from a WebSocket (``WebSocketResponse`` has it all)."""
 
     @property
+    def prepared(self) -> bool: ...
+
+    @property
     def closed(self) -> bool: ...
 
     @property
@@ -49,8 +52,10 @@ class HubSocket(Protocol):
 class DeliveryLimits:
     """Per-subscriber limits, shared by every subscriber of a hub.
 
-    ``write_limit`` must not exceed the transport's high-water mark (asyncio's and
-    uvloop's default is 64 KiB; tidewire keeps it): below it a write never waits.
+    ``write_limit`` must not exceed the transport's write high-water mark (64 KiB
+    for plain TCP and 512 KiB for TLS, in asyncio and uvloop alike; tidewire keeps
+    the defaults): a write that leaves the buffer at or below it never pauses the
+    protocol, so ``send_prepared`` returns without waiting for a drain.
     """
 
     write_limit: int

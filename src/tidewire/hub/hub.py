@@ -147,9 +147,11 @@ class Hub:
         """Start the backend and the sweeper; calling it again does nothing."""
         if self._closed:
             raise RuntimeError("this hub is closed")
-        if self._starting is None:
-            self._starting = asyncio.get_running_loop().create_task(self._start())
-        await asyncio.shield(self._starting)
+        task = self._starting
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            # First call, or the last attempt failed (Redis down?): try again.
+            task = self._starting = asyncio.get_running_loop().create_task(self._start())
+        await asyncio.shield(task)
 
     async def _start(self) -> None:
         await self._backend.start(_Sink(self))
@@ -163,6 +165,10 @@ class Hub:
         if self._closed:
             return
         self._closed = True
+        started = self._starting is not None
+        if self._starting is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._starting  # a start in progress finishes first
         if self._sweeper is not None:
             self._sweeper.cancel()
         for delivery in list(self._deliveries.values()):
@@ -171,9 +177,7 @@ class Hub:
         self._registry = TopicRegistry()
         for task in list(self._tasks):
             task.cancel()
-        if self._starting is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._starting
+        if started:
             await self._backend.close()
 
     async def __aenter__(self) -> Hub:
@@ -189,9 +193,13 @@ class Hub:
         """Send ``topic``'s messages to ``ws``; with ``member``, count it in presence.
 
         When this returns, every later publication of ``topic`` (from any process)
-        reaches ``ws``. Subscribing again changes the member name. Raises
-        :class:`~tidewire.web.WSConnectionClosed` if ``ws`` is already closed.
+        reaches ``ws``. Subscribing again changes the member name. ``ws`` must be
+        prepared; raises :class:`~tidewire.web.WSConnectionClosed` if it is closed,
+        and the backend's error if it cannot watch the topic (nothing is then
+        subscribed).
         """
+        if not ws.prepared:
+            raise RuntimeError("prepare() the WebSocket before subscribing it")
         await self.start()
         if ws.closed:
             raise WSConnectionClosed(code=None)
@@ -205,7 +213,13 @@ class Hub:
             if change.added:
                 # After the registry (so that a concurrent last unsubscribe cannot
                 # unwatch it) and before the join (so that ws sees its own notice).
-                await self._backend.watch(topic)
+                try:
+                    await self._backend.watch(topic)
+                except BaseException:
+                    self._registry.remove(delivery, topic)
+                    if delivery not in self._registry:
+                        self._forget(delivery)
+                    raise
             await self._apply(change)
 
     async def unsubscribe(self, ws: HubSocket, topic: str) -> None:

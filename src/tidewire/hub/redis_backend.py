@@ -111,9 +111,14 @@ class RedisBackend:
         self._sink = sink
         self._join_script = client.register_script(JOIN_SCRIPT)
         self._leave_script = client.register_script(LEAVE_SCRIPT)
-        self._pubsub = client.pubsub()
-        await self._pubsub.connect()  # type: ignore[no-untyped-call]
-        await self._beat()
+        pubsub = client.pubsub()
+        try:
+            await pubsub.connect()  # type: ignore[no-untyped-call]
+            await self._beat()
+        except BaseException:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            raise
+        self._pubsub = pubsub
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._listen()), loop.create_task(self._heartbeat())]
 
