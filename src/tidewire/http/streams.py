@@ -3,7 +3,8 @@
 The protocol feeds a :class:`BodyStream` as body bytes arrive; the handler
 reads it. Above ``high_water`` buffered bytes the stream asks the protocol to
 stop reading from the socket, and below half of it to resume, so a client can
-never make the server hold more than about ``high_water`` of unread body.
+never make the server hold more unread body than ``high_water`` plus one socket
+read (asyncio reads at most 256 KiB at a time).
 """
 
 from __future__ import annotations
