@@ -74,7 +74,6 @@ __all__ = [
     "HTTPUseProxy",
     "HTTPVariantAlsoNegotiates",
     "HTTPVersionNotSupported",
-    "exception_for_status",
 ]
 
 _NO_BODY_STATUSES = frozenset({204, 304})

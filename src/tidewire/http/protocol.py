@@ -24,6 +24,7 @@ from .accesslog import AccessLogger
 from .config import ServerConfig
 from .deadline import Deadline
 from .exceptions import HTTPException, HTTPRequestTimeout, exception_for_status
+from .flow import WriteFlow
 from .parser import BadRequest, RequestHead, RequestReader
 from .request import BaseRequest
 from .response import Response, StreamResponse
@@ -114,8 +115,7 @@ class HTTPProtocol(asyncio.Protocol):
         self._upgraded: UpgradedProtocol | None = None
         # flow control
         self._read_paused = 0
-        self._write_paused = False
-        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._write_flow = WriteFlow(lambda: ConnectionResetError("connection lost"))
         self._deadline = Deadline(self._loop, self._on_deadline)
 
     # connection facts, computed once --------------------------------------------
@@ -149,7 +149,7 @@ class HTTPProtocol(asyncio.Protocol):
     @property
     def writing_paused(self) -> bool:
         """True while the transport's write buffer is above its high-water mark."""
-        return self._write_paused
+        return self._write_flow.paused
 
     @property
     def idle(self) -> bool:
@@ -201,14 +201,10 @@ class HTTPProtocol(asyncio.Protocol):
         self._deadline.cancel()
         if self._upgraded is not None:
             self._upgraded.connection_lost(exc)
-        error = ConnectionResetError("connection lost")
-        for drain_waiter in self._drain_waiters:
-            if not drain_waiter.done():
-                drain_waiter.set_exception(error)
-        self._drain_waiters.clear()
+        self._write_flow.fail()
         receiving = self._receiving
         if receiving is not None and not receiving._content.is_eof():
-            receiving._content.set_exception(error)
+            receiving._content.set_exception(ConnectionResetError("connection lost"))
         self._queue.clear()
         waiter = self._next_waiter
         if waiter is not None and not waiter.done():
@@ -217,16 +213,12 @@ class HTTPProtocol(asyncio.Protocol):
             self._task.cancel()
 
     def pause_writing(self) -> None:
-        self._write_paused = True
+        self._write_flow.pause()
         if self._upgraded is not None:
             self._upgraded.pause_writing()
 
     def resume_writing(self) -> None:
-        self._write_paused = False
-        for waiter in self._drain_waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        self._drain_waiters.clear()
+        self._write_flow.resume()
         if self._upgraded is not None:
             self._upgraded.resume_writing()
 
@@ -242,13 +234,7 @@ class HTTPProtocol(asyncio.Protocol):
 
     async def drain(self) -> None:
         """Wait until the transport's buffer is below its low-water mark."""
-        if self._closed:
-            raise ConnectionResetError("connection closed")
-        if not self._write_paused:
-            return
-        waiter = self._loop.create_future()
-        self._drain_waiters.append(waiter)
-        await waiter
+        await self._write_flow.drain()
 
     # upgrade hand-over --------------------------------------------------------------
 
@@ -265,7 +251,7 @@ class HTTPProtocol(asyncio.Protocol):
         self._upgraded = receiver
         self._deadline.set(_BUSY, None)
         receiver.connection_made(self.transport)
-        if self._write_paused:
+        if self._write_flow.paused:
             receiver.pause_writing()
         self._resume_reading(_PAUSE_UPGRADE)
         if tail:

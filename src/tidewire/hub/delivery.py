@@ -7,8 +7,9 @@ task that writes the queued frames as the peer reads them; when the outbox is
 full the hub's :class:`~tidewire.hub.outbox.SlowPolicy` applies. Once the backlog
 is written the task ends and the subscriber is fast again.
 
-Memory per subscriber is therefore bounded by ``write_limit`` (transport buffer)
-plus the outbox limits, whatever the publishing rate.
+Memory per subscriber is therefore bounded, whatever the publishing rate: the
+outbox limits, plus what the WebSocket layer holds before it pauses writing (the
+transport's high-water mark and one batch of coalesced writes).
 """
 
 from __future__ import annotations

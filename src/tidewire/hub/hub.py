@@ -91,8 +91,8 @@ class Hub:
       messages are queued instead of written (64 KiB; must not exceed the
       transport's high-water mark, 64 KiB by default).
     - ``max_queue``/``max_queue_bytes``: the backlog of one slow subscriber
-      (256 messages, 256 KiB). A subscriber never holds more than ``write_limit``
-      plus ``max_queue_bytes`` (plus one message) in this process.
+      (256 messages, 256 KiB). Beyond that backlog, a subscriber only holds what
+      its WebSocket buffers before writing pauses (about 128 KiB).
     - ``on_presence``: ``async def on_presence(change)``, called with each
       :class:`PresenceChange` (subscribe/unsubscribe with a member name, a closed
       socket's cleanup, another process' death noticed by the Redis backend).

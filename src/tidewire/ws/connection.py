@@ -25,6 +25,7 @@ from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessag
 from wsproto.extensions import Extension
 from wsproto.utilities import LocalProtocolError
 
+from ..http.flow import WriteFlow
 from .assembler import MessageAssembler, MessageTooBig
 from .deflate import PerMessageDeflate
 from .messages import (
@@ -86,8 +87,7 @@ class WebSocketConnection:
         self._close_waiter: asyncio.Future[None] | None = None
         self._unparsed = 0
         self._read_paused = False
-        self._write_paused = False
-        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._write_flow = WriteFlow(lambda: WSConnectionClosed(code=self.close_code))
         self._out: list[bytes] = []
         self._out_size = 0
         self._closing = False  # we sent (or are about to send) our Close
@@ -107,7 +107,7 @@ class WebSocketConnection:
     @property
     def writing_paused(self) -> bool:
         """True while the transport's buffer is above its high-water mark."""
-        return self._write_paused
+        return self._write_flow.paused
 
     @property
     def write_buffer_size(self) -> int:
@@ -160,20 +160,13 @@ class WebSocketConnection:
         close_waiter = self._close_waiter
         if close_waiter is not None and not close_waiter.done():
             close_waiter.set_result(None)
-        for drain_waiter in self._drain_waiters:
-            if not drain_waiter.done():
-                drain_waiter.set_exception(WSConnectionClosed(code=self.close_code))
-        self._drain_waiters.clear()
+        self._write_flow.fail()
 
     def pause_writing(self) -> None:
-        self._write_paused = True
+        self._write_flow.pause()
 
     def resume_writing(self) -> None:
-        self._write_paused = False
-        for waiter in self._drain_waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        self._drain_waiters.clear()
+        self._write_flow.resume()
 
     def begin_shutdown(self) -> None:
         """Server shutdown: close with 1001 Going Away."""
@@ -302,14 +295,14 @@ class WebSocketConnection:
         else:
             frame = self._ws.send(event)
         self._write(frame)
-        if self._write_paused:
+        if self._write_flow.paused:
             await self.drain()
 
     async def send_frame(self, frame: bytes) -> None:
         """Send an already encoded frame (see :class:`~tidewire.ws.prepared.PreparedMessage`)."""
         self._check_open()
         self._write(frame)
-        if self._write_paused:
+        if self._write_flow.paused:
             await self.drain()
 
     async def send_control(self, kind: type[Ping] | type[Pong], payload: bytes) -> None:
@@ -318,18 +311,12 @@ class WebSocketConnection:
         if len(payload) > 125:
             raise ValueError("control frame payload is limited to 125 bytes")
         self._write(self._ws.send(kind(payload=payload)))
-        if self._write_paused:
+        if self._write_flow.paused:
             await self.drain()
 
     async def drain(self) -> None:
         """Wait until the transport's buffer is below its low-water mark."""
-        if self._lost:
-            raise WSConnectionClosed(code=self.close_code)
-        if not self._write_paused:
-            return
-        waiter = self._loop.create_future()
-        self._drain_waiters.append(waiter)
-        await waiter
+        await self._write_flow.drain()
 
     def _write(self, data: bytes) -> None:
         """Queue ``data``; everything queued in one loop iteration goes out in one write.
