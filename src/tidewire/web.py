@@ -13,6 +13,16 @@ from .http.parser import HttpVersion, RequestHead
 from .http.request import BaseRequest
 from .http.response import Response, StreamResponse, json_response
 from .http.streams import BodyStream
+from .hub import (
+    Backend,
+    BackendSink,
+    Hub,
+    HubStats,
+    MemoryBackend,
+    PresenceChange,
+    RedisBackend,
+    SlowPolicy,
+)
 from .server import (
     BaseSite,
     GracefulExit,
@@ -34,7 +44,15 @@ HttpVersion10 = HttpVersion(1, 0)
 HttpVersion11 = HttpVersion(1, 1)
 
 __all__ = [
+    "Backend",
+    "BackendSink",
     "BaseRequest",
+    "Hub",
+    "HubStats",
+    "MemoryBackend",
+    "PresenceChange",
+    "RedisBackend",
+    "SlowPolicy",
     "BaseSite",
     "BodyStream",
     "DeflateOptions",

@@ -18,7 +18,7 @@ import logging
 import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from .accesslog import AccessLogger
 from .config import ServerConfig
@@ -159,8 +159,8 @@ class HTTPProtocol(asyncio.Protocol):
     # asyncio.Protocol -------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports do not subclass asyncio.Transport, so no isinstance here.
+        self.transport = cast(asyncio.Transport, transport)
         self._registry.connection_made(self)
         self._deadline.set(_HEAD, self._config.head_timeout)
 

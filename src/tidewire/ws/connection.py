@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 from wsproto import ConnectionType
 from wsproto import connection as wsconn
@@ -119,8 +119,8 @@ class WebSocketConnection:
     # transport events (forwarded by the HTTP protocol) -------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports do not subclass asyncio.Transport, so no isinstance here.
+        self.transport = cast(asyncio.Transport, transport)
         if self._heartbeat:
             self._heartbeat_timer = self._loop.call_later(self._heartbeat, self._send_heartbeat)
 
@@ -300,10 +300,14 @@ class WebSocketConnection:
 
     async def send_frame(self, frame: bytes) -> None:
         """Send an already encoded frame (see :class:`~tidewire.ws.prepared.PreparedMessage`)."""
-        self._check_open()
-        self._write(frame)
+        self.send_frame_nowait(frame)
         if self._write_flow.paused:
             await self.drain()
+
+    def send_frame_nowait(self, frame: bytes) -> None:
+        """Queue an already encoded frame; the caller bounds what it queues."""
+        self._check_open()
+        self._write(frame)
 
     async def send_control(self, kind: type[Ping] | type[Pong], payload: bytes) -> None:
         """Send a ping or a pong with ``payload`` (at most 125 bytes)."""

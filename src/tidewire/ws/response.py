@@ -273,6 +273,14 @@ class WebSocketResponse(StreamResponse):
         """Send a message framed once by :meth:`PreparedMessage.encode` (broadcasts)."""
         await self._connection().send_frame(message.frame)
 
+    def send_prepared_nowait(self, message: PreparedMessage) -> None:
+        """Queue a prepared message without waiting for the peer (for broadcasters).
+
+        The caller must bound what it queues itself, e.g. by checking
+        :attr:`write_buffer_size` first. Raises :class:`WSConnectionClosed` once closing.
+        """
+        self._connection().send_frame_nowait(message.frame)
+
     async def ping(self, message: bytes = b"") -> None:
         """Send a ping (payload at most 125 bytes)."""
         await self._connection().send_control(Ping, bytes(message))
