@@ -46,6 +46,8 @@ class HubSocket(Protocol):
 
     async def send_prepared(self, message: PreparedMessage) -> None: ...
 
+    def send_prepared_nowait(self, message: PreparedMessage) -> None: ...
+
     async def close(self, *, code: int = WSCloseCode.OK, message: bytes | str = b"") -> bool: ...
 
 
@@ -55,8 +57,8 @@ class DeliveryLimits:
 
     ``write_limit`` must not exceed the transport's write high-water mark (64 KiB
     for plain TCP and 512 KiB for TLS, in asyncio and uvloop alike; tidewire keeps
-    the defaults): a write that leaves the buffer at or below it never pauses the
-    protocol, so ``send_prepared`` returns without waiting for a drain.
+    the defaults): what the fast path queues with ``send_prepared_nowait`` then stays
+    within what the transport takes without pausing.
     """
 
     write_limit: int
@@ -117,7 +119,7 @@ class Delivery:
         outbox = self._outbox
         return (len(outbox), outbox.nbytes) if outbox is not None else (0, 0)
 
-    async def send(self, message: PreparedMessage) -> None:
+    def send(self, message: PreparedMessage) -> None:
         """Write ``message`` now if the socket keeps up, else queue it (never waits)."""
         if self._done:
             return
@@ -130,10 +132,9 @@ class Delivery:
             and not ws.writing_paused
             and ws.write_buffer_size + message.size <= self._limits.write_limit
         ):
-            # Below the transport's high-water mark: send_prepared writes and returns
-            # without waiting for a drain.
+            # The socket keeps up: write now, with no task and no queue.
             try:
-                await ws.send_prepared(message)
+                ws.send_prepared_nowait(message)
             except WSConnectionClosed:
                 self._finish()
                 return

@@ -284,7 +284,7 @@ class Hub:
 
     async def _deliver(self, topic: str, message: PreparedMessage) -> None:
         for delivery in self._registry.subscribers(topic):
-            await delivery.send(message)
+            delivery.send(message)
 
     # stats --------------------------------------------------------------------------
 

@@ -1,0 +1,145 @@
+"""The chat server's page and WebSocket protocol, with real HTTP and WebSocket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+import websockets
+from chattools import ChatServer, chatapp
+
+
+async def join(chat: ChatServer, nick: str, room: str = "lobby") -> tuple[Any, dict[str, Any]]:
+    ws = await websockets.connect(chat.ws_url)
+    await ws.send(json.dumps({"type": "join", "nick": nick, "room": room}))
+    while True:
+        event = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        if event["type"] == "welcome":
+            return ws, event
+
+
+async def next_event(ws: Any, kind: str) -> dict[str, Any]:
+    while True:
+        event = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        if event["type"] == kind:
+            return event  # type: ignore[no-any-return]
+
+
+async def test_the_page_and_its_files_are_served(chat: ChatServer) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(chat.url) as page:
+            assert page.status == 200
+            assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+            assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+            html = await page.text()
+            assert '<script src="/app.js"' in html and 'href="/style.css"' in html
+        for path, kind in (("/app.js", "text/javascript"), ("/style.css", "text/css")):
+            async with session.get(chat.running.url(path)) as response:
+                assert response.status == 200
+                assert response.headers["Content-Type"].startswith(kind)
+        async with session.get(chat.running.url("/../server.py")) as response:
+            assert response.status == 404
+        async with session.get(chat.running.url("/chatapp.py")) as response:
+            assert response.status == 404
+        async with session.post(chat.url, data=b"x") as response:
+            assert response.status == 405
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        ("not json", "JSON"),
+        ('{"type": "say", "text": "hi"}', "join"),
+        ('{"type": "join", "nick": "  ", "room": "lobby"}', "nickname"),
+        ('{"type": "join", "nick": "' + "n" * 25 + '", "room": "lobby"}', "nickname"),
+        ('{"type": "join", "nick": "a\\u0000b", "room": "lobby"}', "control"),
+        ('{"type": "join", "nick": "ann", "room": "Not a room!"}', "room"),
+        ('{"type": "join", "nick": 5, "room": "lobby"}', "nickname"),
+    ],
+)
+async def test_bad_joins_get_an_error_and_may_retry(
+    chat: ChatServer, payload: str, error: str
+) -> None:
+    async with websockets.connect(chat.ws_url) as ws:
+        await ws.send(payload)
+        event = json.loads(await ws.recv())
+        assert event["type"] == "error" and error in event["error"]
+        await ws.send(json.dumps({"type": "join", "nick": "ann", "room": "lobby"}))
+        assert (await next_event(ws, "welcome"))["members"] == ["ann"]
+
+
+async def test_messages_are_relayed_verbatim_and_validated(chat: ChatServer) -> None:
+    ann, _ = await join(chat, "ann")
+    bob, welcome = await join(chat, "bob")
+    assert welcome["members"] == ["ann", "bob"] and welcome["limit"] == chatapp.MAX_TEXT
+    try:
+        html = "<script>alert(1)</script><b>x</b> & é"
+        await ann.send(json.dumps({"type": "say", "text": f"  {html}\n"}))
+        for ws in (ann, bob):
+            message = await next_event(ws, "message")
+            assert (message["nick"], message["text"]) == ("ann", html)
+        for bad, error in (
+            ({"type": "say", "text": "x" * (chatapp.MAX_TEXT + 1)}, "longer"),
+            ({"type": "say", "text": "   "}, "empty"),
+            ({"type": "say", "text": "bell\u0007"}, "control"),
+            ({"type": "say", "text": ["list"]}, "string"),
+            ({"type": "join", "nick": "again", "room": "lobby"}, "say"),
+        ):
+            await bob.send(json.dumps(bad))
+            assert error in (await next_event(bob, "error"))["error"]
+        await bob.send(json.dumps({"type": "say", "text": "line one\nline two"}))
+        assert (await next_event(ann, "message"))["text"] == "line one\nline two"
+    finally:
+        await ann.close()
+        await bob.close()
+
+
+async def test_oversized_frames_close_the_socket_with_1009(chat: ChatServer) -> None:
+    ws, _ = await join(chat, "ann")
+    await ws.send(json.dumps({"type": "say", "text": "x" * chatapp.MAX_FRAME}))
+    with pytest.raises(websockets.ConnectionClosed):
+        while True:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert ws.close_code == 1009
+
+
+async def test_new_members_get_the_last_50_messages(chat: ChatServer) -> None:
+    ann, _ = await join(chat, "ann", room="busy")
+    for n in range(55):
+        await ann.send(json.dumps({"type": "say", "text": f"message {n}"}))
+    for _ in range(55):
+        await next_event(ann, "message")
+    bob, welcome = await join(chat, "bob", room="busy")
+    assert [m["text"] for m in welcome["history"]] == [f"message {n}" for n in range(5, 55)]
+    other, welcome = await join(chat, "cid", room="quiet")
+    assert welcome["history"] == [] and welcome["members"] == ["cid"]
+    for ws in (ann, bob, other):
+        await ws.close()
+
+
+async def test_join_and_leave_notices_carry_the_member_list(chat: ChatServer) -> None:
+    ann, _ = await join(chat, "ann")
+    bob, _ = await join(chat, "bob")
+    assert (await next_event(ann, "join"))["members"] == ["ann", "bob"]
+    bob_tab2, welcome = await join(chat, "bob")
+    assert welcome["members"] == ["ann", "bob"]
+    await bob.close()
+    await bob_tab2.send(json.dumps({"type": "say", "text": "still here"}))
+    assert (await next_event(ann, "message"))["text"] == "still here"  # no leave in between
+    await bob_tab2.close()
+    leave = await next_event(ann, "leave")
+    assert (leave["nick"], leave["members"]) == ("bob", ["ann"])
+    await ann.close()
+
+
+async def test_a_socket_that_never_joins_is_closed(
+    chat: ChatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chatapp, "JOIN_TIMEOUT", 0.2)
+    async with websockets.connect(chat.ws_url) as ws:
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 5)
+        assert ws.close_code == 1008
