@@ -60,6 +60,8 @@ GATED_BEHAVIORS = frozenset({"FAILED", "NON-STRICT", "UNIMPLEMENTED"})
 GATED_CLOSE_BEHAVIORS = frozenset({"WRONG CODE", "UNCLEAN", "FAILED"})
 
 EXIT_PASSED, EXIT_GATE_FAILED, EXIT_ERROR = 0, 1, 2
+MAX_PLAUSIBLE_DURATION_MS = 24 * 3600 * 1000
+MAX_LISTED_IN_REASON = 20
 
 RUNNING_CASE_RE = re.compile(r"^Running test case ID (\S+) for agent")
 WILL_RUN_RE = re.compile(r"^Ok, will run (\d+) test cases")
@@ -230,6 +232,8 @@ def resolve_backend(choice: str) -> Backend:
     if docker_is_usable():
         prepare_docker()
         return Backend("docker")
+    if choice == "docker":
+        raise RunnerError("--docker: docker is not installed or `docker info` failed")
     raise RunnerError(
         "cannot run the Autobahn testsuite: it needs Python 2.7 (install it, e.g. "
         "`pyenv install 2.7.18`, or point $AUTOBAHN_PYTHON2 at one) or a working docker "
@@ -325,6 +329,24 @@ def stop_server(server: subprocess.Popen[bytes], grace: float = 15.0) -> int | N
         return server.wait()
 
 
+def report_server_errors(path: Path, lines: int = 40) -> None:
+    """If the server's log holds tracebacks, say how many and print the first one."""
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return
+    starts = [i for i, line in enumerate(text) if line.startswith("Traceback (most recent call")]
+    if not starts:
+        return
+    log(f"{path} holds {len(starts)} tracebacks; the first one:")
+    first = max(0, starts[0] - 2)  # include the "Exception in callback ..." context lines
+    last = starts[0] + 1
+    while last < len(text) and text[last].startswith(" "):
+        last += 1  # the traceback's frames; text[last] is then the exception line
+    for line in text[first : min(last + 1, first + lines)]:
+        print(f"    {line}", flush=True)
+
+
 def print_log_tail(path: Path, lines: int = 30) -> None:
     """Print the last ``lines`` lines of a log file, indented."""
     try:
@@ -344,7 +366,6 @@ class WstestRun:
 
     returncode: int | None = None
     announced_cases: int | None = None
-    cases_started: int = 0
     server_died: bool = False
     timed_out: bool = False
     seconds: float = 0.0
@@ -387,7 +408,6 @@ class ProgressPrinter:
             self.total = run.announced_cases = int(announced.group(1))
         running = RUNNING_CASE_RE.match(line)
         if running:
-            run.cases_started += 1
             self.case_started(running.group(1))
             if not self.verbose:
                 return
@@ -410,21 +430,30 @@ class ProgressPrinter:
         """Print the progress line of the chapter that just ended."""
         if self.chapter is not None and not self.verbose:
             label = f"{self.chapter}.*"
-            self.emit(f"  cases {label:<5} {self.chapter_cases:>3} run   {self.position()}")
+            self.emit(f"  cases {label:<6} {self.chapter_cases:>3} run   {self.position()}")
         self.chapter = None
 
 
 def watch(
-    proc: subprocess.Popen[str], server: subprocess.Popen[bytes], timeout: float, run: WstestRun
+    proc: subprocess.Popen[str],
+    server: subprocess.Popen[bytes],
+    timeout: float,
+    run: WstestRun,
+    grace: float = 30.0,
 ) -> None:
-    """Stop wstest if the server dies or the time limit passes (runs in a thread)."""
+    """Stop wstest if the time limit passes or the server has been dead ``grace`` seconds.
+
+    Runs in a thread. After the server dies wstest normally notices by itself
+    (connection refused), writes the report of the cases done so far and exits,
+    so it gets ``grace`` seconds to do that before it is terminated.
+    """
     deadline = time.monotonic() + timeout
     while proc.poll() is None:
-        if server.poll() is not None:
+        if not run.server_died and server.poll() is not None:
             run.server_died = True
-        elif time.monotonic() > deadline:
-            run.timed_out = True
-        if run.server_died or run.timed_out:
+            deadline = min(deadline, time.monotonic() + grace)
+        if time.monotonic() > deadline:
+            run.timed_out = not run.server_died
             proc.terminate()
             try:
                 proc.wait(timeout=10)
@@ -545,9 +574,10 @@ def print_summary(results: Results, reports_dir: Path) -> None:
         log(f"{len(not_ok)} cases not OK ('*' = fails the gate; details in the reportfile):")
         for cid in not_ok:
             print("  " + describe_case(cid, results[cid]))
-    slowest = sorted(results, key=lambda cid: -int(results[cid].get("duration") or 0))[:3]
+    timed = [cid for cid in results if duration_ms(results[cid]) is not None]
+    slowest = sorted(timed, key=lambda cid: -(duration_ms(results[cid]) or 0))[:3]
     if slowest:
-        text = ", ".join(f"{cid} {results[cid].get('duration')} ms" for cid in slowest)
+        text = ", ".join(f"{cid} {duration_ms(results[cid])} ms" for cid in slowest)
         log(f"slowest cases: {text}")
     sys.stdout.flush()
 
@@ -557,14 +587,26 @@ def not_ok_case(result: Mapping[str, Any]) -> bool:
     return result.get("behavior") != "OK" or result.get("behaviorClose") != "OK"
 
 
+def duration_ms(result: Mapping[str, Any]) -> int | None:
+    """A case's duration in ms, or None when wstest recorded none or nonsense.
+
+    (A case whose connection never opened gets a duration measured from the epoch.)
+    """
+    value = result.get("duration")
+    if isinstance(value, int) and 0 <= value < MAX_PLAUSIBLE_DURATION_MS:
+        return value
+    return None
+
+
 def describe_case(case_id: str, result: Mapping[str, Any]) -> str:
     """One line about one case: both behaviours, close code, duration and report file."""
     mark = "*" if is_gated(result) else " "
     return (
         f"{mark} {case_id:<9} behavior={result.get('behavior')!s:<14}"
-        f" close={result.get('behaviorClose')!s:<11}"
+        f" close={result.get('behaviorClose')!s:<13}"
         f" code={result.get('remoteCloseCode')!s:<5}"
-        f" {result.get('duration')} ms  {result.get('reportfile', '')}"
+        f" {duration_ms(result) if duration_ms(result) is not None else '?'} ms"
+        f"  {result.get('reportfile', '')}"
     )
 
 
@@ -573,7 +615,13 @@ def gate(results: Results, run: WstestRun, full_suite: bool) -> list[str]:
     reasons: list[str] = []
     gated = sorted((cid for cid in results if is_gated(results[cid])), key=case_sort_key)
     if gated:
-        reasons.append(f"{len(gated)} cases failed: {', '.join(gated)}")
+        shown = ", ".join(gated[:MAX_LISTED_IN_REASON])
+        more = (
+            f" and {len(gated) - MAX_LISTED_IN_REASON} more"
+            if len(gated) > MAX_LISTED_IN_REASON
+            else ""
+        )
+        reasons.append(f"cases failing the gate ({len(gated)}): {shown}{more}")
     if full_suite and len(results) != FULL_SUITE_CASES:
         reasons.append(f"the full suite reported {len(results)} cases, expected {FULL_SUITE_CASES}")
     if run.announced_cases is None:
@@ -640,7 +688,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="where reports go (emptied first)",
     )
     parser.add_argument(
-        "--timeout", type=float, default=1800, help="seconds wstest may take (default %(default)g)"
+        "--timeout", type=float, default=3600, help="seconds wstest may take (default %(default)g)"
     )
     parser.add_argument(
         "--startup-timeout", type=float, default=30, help="seconds the server may take to listen"
@@ -671,6 +719,15 @@ def run_suite(args: argparse.Namespace, backend: Backend, started: float) -> int
     cases = [c.strip() for c in args.cases.split(",") if c.strip()] or ["*"]
     reports_dir: Path = args.reports_dir.resolve()
     reset_reports_dir(reports_dir)
+    run = run_against_server(args, backend, reports_dir, cases)
+    report_server_errors(reports_dir / "server.log")
+    return report_and_gate(reports_dir, run, full_suite=cases == ["*"], started=started)
+
+
+def run_against_server(
+    args: argparse.Namespace, backend: Backend, reports_dir: Path, cases: list[str]
+) -> WstestRun:
+    """Start the server, run wstest against it, always stop the server; return what happened."""
     port = args.port or free_port(args.host)
     url = f"ws://{args.host}:{port}"
     spec_name = write_spec(backend, reports_dir, url, cases)
@@ -690,18 +747,31 @@ def run_suite(args: argparse.Namespace, backend: Backend, started: float) -> int
         if backend.kind == "docker":
             stop_docker_container(container)
         status = stop_server(server)
-    log(f"wstest finished in {format_seconds(run.seconds)} with status {run.returncode}")
-    log(f"server exit status {status}")
-    if run.server_died:
-        log(
-            f"the server died during the run (status {server.returncode}); the end of {server_log}:"
-        )
-        print_log_tail(server_log)
 
-    results = load_results(reports_dir / "index.json", AGENT)
-    print_summary(results, reports_dir)
-    reasons = gate(results, run, full_suite=cases == ["*"])
-    failed = sum(1 for r in results.values() if is_gated(r))
+    if run.timed_out:
+        log(f"wstest was stopped after the {args.timeout:g}s time limit (--timeout)")
+    else:
+        log(f"wstest finished in {format_seconds(run.seconds)} with status {run.returncode}")
+    if run.server_died:
+        log(f"the server died during the run (status {status}); the end of {server_log}:")
+        print_log_tail(server_log)
+    elif status not in (0, -signal.SIGTERM):
+        log(f"warning: the server did not exit cleanly on SIGTERM (status {status})")
+    return run
+
+
+def report_and_gate(reports_dir: Path, run: WstestRun, full_suite: bool, started: float) -> int:
+    """Read the report, print the summary and the gate's verdict; return the exit status."""
+    try:
+        results = load_results(reports_dir / "index.json", AGENT)
+    except RunnerError as exc:
+        if not (run.server_died or run.timed_out or run.returncode):
+            raise
+        results, reasons = {}, [str(exc)]  # the run already went wrong: a gate failure
+    else:
+        reasons = []
+        print_summary(results, reports_dir)
+    reasons += gate(results, run, full_suite)
     if reasons:
         log("GATE FAILED:")
         for reason in reasons:
@@ -709,8 +779,12 @@ def run_suite(args: argparse.Namespace, backend: Backend, started: float) -> int
     else:
         log("gate passed")
     log(f"total run time {format_seconds(time.monotonic() - started)}")
-    # Last line, in the plain "N passed, N failed" form that CI logs understand.
-    log(f"{len(results) - failed} passed, {failed} failed")
+    # Last line, in the plain "N passed, N failed" form that CI logs understand;
+    # cases that were expected but not reported count as failed there.
+    expected = FULL_SUITE_CASES if full_suite else (run.announced_cases or 0)
+    failed = sum(1 for r in results.values() if is_gated(r))
+    missing = max(0, expected - len(results))
+    log(f"{len(results) - failed} passed, {failed + missing} failed")
     return EXIT_GATE_FAILED if reasons else EXIT_PASSED
 
 
