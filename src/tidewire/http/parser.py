@@ -14,7 +14,6 @@ calls on a :class:`RequestSink`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 import httptools
@@ -46,9 +45,8 @@ class BadRequest(Exception):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
 class RequestHead:
-    """A parsed request line and header section.
+    """A parsed request line and header section (treat it as read-only).
 
     ``keep_alive`` is llhttp's verdict from the version and ``Connection``;
     ``upgrade`` is true when the request asks to switch protocols, in which case
@@ -56,20 +54,56 @@ class RequestHead:
     ``content_length`` describe the body framing llhttp accepted.
     """
 
-    method: str
-    raw_path: str
-    version: HttpVersion
-    headers: CIMultiDictProxy[str]
-    raw_headers: tuple[tuple[bytes, bytes], ...]
-    keep_alive: bool
-    upgrade: bool
-    chunked: bool
-    content_length: int | None
+    __slots__ = (
+        "chunked",
+        "content_length",
+        "headers",
+        "keep_alive",
+        "method",
+        "raw_headers",
+        "raw_path",
+        "upgrade",
+        "version",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        raw_path: str,
+        version: HttpVersion,
+        headers: CIMultiDictProxy[str],
+        raw_headers: tuple[tuple[bytes, bytes], ...],
+        keep_alive: bool,
+        upgrade: bool,
+        chunked: bool,
+        content_length: int | None,
+    ) -> None:
+        self.method = method
+        self.raw_path = raw_path
+        self.version = version
+        self.headers = headers
+        self.raw_headers = raw_headers
+        self.keep_alive = keep_alive
+        self.upgrade = upgrade
+        self.chunked = chunked
+        self.content_length = content_length
 
     @property
     def has_body(self) -> bool:
         """True when the request announced a body (RFC 9112 section 6.3)."""
         return self.chunked or bool(self.content_length)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RequestHead):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"<RequestHead {self.method} {self.raw_path} HTTP/{self.version[0]}.{self.version[1]}>"
+        )
 
 
 class RequestSink(Protocol):
@@ -184,17 +218,17 @@ class RequestReader:
         http_version = _VERSIONS.get(version)
         if http_version is None:
             raise BadRequest(505, f"HTTP/{version} is not supported")
-        _check_semantics(http_version, headers)
+        chunked = _check_semantics(http_version, headers)
         head = RequestHead(
-            method=parser.get_method().decode("ascii"),
-            raw_path=self._url.decode("utf-8", "surrogateescape"),
-            version=http_version,
-            headers=CIMultiDictProxy(headers),
-            raw_headers=raw,
-            keep_alive=parser.should_keep_alive(),
-            upgrade=parser.should_upgrade(),
-            chunked="Transfer-Encoding" in headers,
-            content_length=int(length) if length is not None else None,
+            parser.get_method().decode("ascii"),
+            self._url.decode("utf-8", "surrogateescape"),
+            http_version,
+            CIMultiDictProxy(headers),
+            raw,
+            parser.should_keep_alive(),
+            parser.should_upgrade(),
+            chunked,
+            int(length) if length is not None else None,
         )
         self._headers = []
         self._sink.on_head(head)
@@ -209,8 +243,11 @@ class RequestReader:
 _OWS = b" \t"
 
 
-def _check_semantics(version: HttpVersion, headers: CIMultiDict[str]) -> None:
-    """Head rules llhttp leaves to us; a violation raises :class:`BadRequest`."""
+def _check_semantics(version: HttpVersion, headers: CIMultiDict[str]) -> bool:
+    """Head rules llhttp leaves to us; a violation raises :class:`BadRequest`.
+
+    Returns True when the body is chunked.
+    """
     hosts = headers.getall("Host", ())
     if len(hosts) > 1 or (version >= HTTP11 and not hosts):
         # RFC 9112 section 3.2: exactly one Host in HTTP/1.1, at most one before.
@@ -219,3 +256,4 @@ def _check_semantics(version: HttpVersion, headers: CIMultiDict[str]) -> None:
     if coding is not None and coding.strip().lower() != "chunked":
         # RFC 9112 section 6.1: we decode no transfer coding but chunked.
         raise BadRequest(501, f"Transfer-Encoding {coding!r} is not implemented")
+    return coding is not None

@@ -182,6 +182,9 @@ class HTTPProtocol(asyncio.Protocol):
             # The request just queued switches protocols: nothing after it is HTTP.
             self._upgrade_tail = tail
             self._pause_reading(_PAUSE_UPGRADE)
+        elif self._reader.in_head and self._deadline.kind != _HEAD:
+            # A head arrived in pieces (slowloris guard); most arrive whole in one read.
+            self._deadline.set(_HEAD, self._config.head_timeout)
 
     def eof_received(self) -> bool | None:
         if self._upgraded is not None:
@@ -265,8 +268,7 @@ class HTTPProtocol(asyncio.Protocol):
     # RequestSink: called by the reader while it parses -------------------------------
 
     def on_message_begin(self) -> None:
-        if not self._serving:
-            self._deadline.set(_HEAD, self._config.head_timeout)
+        pass  # the head deadline is armed after a read only if the head is still incomplete
 
     def on_head(self, head: RequestHead) -> None:
         content = self._make_body_stream(head) if head.has_body else EMPTY_BODY
