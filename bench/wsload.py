@@ -570,7 +570,9 @@ def check_echo(cfg: LoadConfig, rounds: int = 3) -> str:
         inflater = zlib.decompressobj(-15)
         for i in range(rounds):
             payload = payloads[i % len(payloads)]
-            wire = deflate_alone(payload, client_window_bits(extensions)) if cfg.deflate else payload
+            wire = payload
+            if cfg.deflate:
+                wire = deflate_alone(payload, client_window_bits(extensions))
             sock.sendall(client_frame(opcode, wire, rsv1=cfg.deflate))
             first, echoed = read_frame(sock)
             if first & 0x40:

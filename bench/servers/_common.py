@@ -45,7 +45,7 @@ def parse_options(
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, default=8080, help="TCP port on 127.0.0.1")
     parser.add_argument(
-        "--ws-deflate", action="store_true", help="enable permessage-deflate on /ws (off by default)"
+        "--ws-deflate", action="store_true", help="permessage-deflate on /ws (default off)"
     )
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop instead of asyncio")
     parser.add_argument("--check", action="store_true", help="import the library, report, exit")

@@ -16,7 +16,8 @@ def main() -> None:
     # Confirm that the C accelerated parser is the one in use (AIOHTTP_NO_EXTENSIONS unset).
     parser_impl = http_parser.HttpRequestParser.__module__
     if opts.check:
-        report("CHECK", {"server": "aiohttp", "version": aiohttp.__version__, "parser": parser_impl})
+        info = {"server": "aiohttp", "version": aiohttp.__version__, "parser": parser_impl}
+        report("CHECK", info)
         return
     from _aiohttp_style import serve
 

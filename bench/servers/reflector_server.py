@@ -25,14 +25,14 @@ from _common import (
     ServerOptions,
     announce_ready,
     parse_options,
+    report,
     run,
     wait_for_stop_signal,
 )
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 HTTP_OK = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
-    b"Content-Length: 2\r\n\r\nOK"
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 2\r\n\r\nOK"
 )
 END = b"\r\n\r\n"
 
@@ -172,6 +172,9 @@ async def serve(opts: ServerOptions) -> None:
 def main() -> None:
     """Parse options and serve until SIGTERM."""
     opts = parse_options(__doc__ or "")
+    if opts.check:
+        report("CHECK", {"server": "reflector", "version": "n/a"})
+        return
     run(serve(opts), opts.uvloop)
 
 

@@ -25,7 +25,8 @@ def main() -> None:
         return
     from _aiohttp_style import serve
 
-    run(serve(web, "tidewire", version, opts), opts.uvloop)
+    # access_log=None: no access logging, exactly as aiohttp_server.py and uvicorn_server.py.
+    run(serve(web, "tidewire", version, opts, access_log=None), opts.uvloop)
 
 
 if __name__ == "__main__":

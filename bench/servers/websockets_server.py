@@ -56,14 +56,14 @@ def main() -> None:
     """Parse options, import websockets and serve until SIGTERM."""
     opts = parse_options(__doc__ or "")
     try:
-        import websockets
-        import websockets.asyncio.server  # noqa: F401
+        import websockets.asyncio.server  # noqa: F401  (the server module, not just the package)
+        from websockets.version import version
     except Exception as exc:
         import_failed("websockets", exc)
     if opts.check:
-        report("CHECK", {"server": "websockets", "version": websockets.__version__})
+        report("CHECK", {"server": "websockets", "version": version})
         return
-    run(serve(opts, websockets.__version__), opts.uvloop)
+    run(serve(opts, version), opts.uvloop)
 
 
 if __name__ == "__main__":
