@@ -46,7 +46,6 @@ logger = logging.getLogger("tidewire.ws")
 _OPEN = ConnectionState.OPEN
 #: Queued outgoing bytes written at once instead of at the end of the loop iteration.
 _FLUSH_SIZE = 64 * 1024
-_NO_STATUS = 1005
 
 
 class WebSocketConnection:
