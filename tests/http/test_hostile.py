@@ -614,3 +614,27 @@ async def test_many_bad_connections_leave_no_connections_behind(serve: Any) -> N
     assert srv.server.connections == []
     assert recorder.seen == []
     await assert_serving(srv)
+
+
+async def test_partial_head_after_a_response_keeps_the_head_deadline(serve: Any) -> None:
+    # A slow head that starts while the previous request is handled must still get 408
+    # after head_timeout, not after the (longer) keep-alive timeout.
+    async def handler(request: web.BaseRequest) -> web.Response:
+        if request.path == "/slow":
+            await asyncio.sleep(0.2)
+        return web.Response(text=f"{request.method} {request.path} ok")
+
+    srv = await serve(handler, head_timeout=0.5, keepalive_timeout=30)
+    reader, writer = await open_conn(srv.host, srv.port)
+    try:
+        started = time.monotonic()
+        writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHo")
+        await writer.drain()
+        first = await read_response(reader)
+        assert first.status == 200
+        second = await read_response(reader)
+        assert second.status == 408
+        assert time.monotonic() - started < 3.0
+    finally:
+        await close_writer(writer)
+    await assert_serving(srv)

@@ -352,7 +352,10 @@ class HTTPProtocol(asyncio.Protocol):
             if self._shutting_down or self._peer_eof:
                 self._close()
                 return
-            self._deadline.set(_IDLE, self._config.keepalive_timeout)
+            if self._reader.in_head:  # the next head is arriving in pieces
+                self._deadline.set(_HEAD, self._config.head_timeout)
+            else:
+                self._deadline.set(_IDLE, self._config.keepalive_timeout)
             waiter: asyncio.Future[BaseRequest | None] = self._loop.create_future()
             self._next_waiter = waiter
             request = await waiter
