@@ -57,7 +57,7 @@ class Server:
         handler: Handler,
         *,
         tcp_keepalive: bool = True,
-        loop: asyncio.AbstractEventLoop | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,  # aiohttp's; unused
         **options: Any,
     ) -> None:
         settings = {_ALIASES.get(key, key): value for key, value in options.items()}
@@ -68,6 +68,7 @@ class Server:
         self.handler = handler
         self.tcp_keepalive = tcp_keepalive
         self._connections: set[HTTPProtocol] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._all_closed: asyncio.Future[None] | None = None
         self._shutting_down = False
         log = self.config.access_log
@@ -94,6 +95,11 @@ class Server:
         if self._shutting_down:
             connection.begin_shutdown()
 
+    def task_started(self, task: asyncio.Task[None]) -> None:
+        """Track a connection's handler task until it ends (called by the protocol)."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def connection_lost(self, connection: HTTPProtocol) -> None:
         """Forget ``connection`` (called by the protocol)."""
         self._connections.discard(connection)
@@ -106,16 +112,20 @@ class Server:
 
         Idle keep-alive connections close at once; a request being handled may
         finish (its response says ``Connection: close``); an upgraded connection
-        is asked to close (WebSockets with 1001). After ``timeout`` (default:
-        ``shutdown_timeout``) what is left is cancelled and aborted.
+        is asked to close (WebSockets with 1001). Handlers still running, even
+        for a client that already went away, are waited for too. After
+        ``timeout`` (default: ``shutdown_timeout``) what is left is aborted and
+        cancelled.
         """
         self._shutting_down = True
         if timeout is None:
             timeout = self.config.shutdown_timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         for connection in list(self._connections):
             connection.begin_shutdown()
         if self._connections:
-            self._all_closed = asyncio.get_running_loop().create_future()
+            self._all_closed = loop.create_future()
             try:
                 await asyncio.wait_for(asyncio.shield(self._all_closed), timeout)
             except asyncio.TimeoutError:
@@ -124,18 +134,30 @@ class Server:
                     len(self._connections),
                     timeout,
                 )
-        tasks = [c.task for c in self._connections if c.task is not None and not c.task.done()]
+        running = [task for task in self._tasks if not task.done()]
+        if running:
+            _, running_set = await asyncio.wait(running, timeout=max(0.0, deadline - loop.time()))
+            running = list(running_set)
         for connection in list(self._connections):
             connection.abort()
-        if tasks:
-            await asyncio.wait(tasks, timeout=1.0)
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=1.0)
 
 
 class ServerRunner:
-    """Owns the listening sites of one :class:`Server` (aiohttp's low-level runner)."""
+    """Owns the listening sites of one :class:`Server` (aiohttp's low-level runner).
+
+    ``shutdown_timeout`` (default: the server's ``shutdown_timeout``) bounds :meth:`cleanup`.
+    """
 
     def __init__(
-        self, server: Server, *, handle_signals: bool = False, shutdown_timeout: float = 60.0
+        self,
+        server: Server,
+        *,
+        handle_signals: bool = False,
+        shutdown_timeout: float | None = None,
     ) -> None:
         self.server = server
         self._handle_signals = handle_signals
@@ -332,7 +354,7 @@ def run_server(
     path: str | None = None,
     sock: socket.socket | None = None,
     ssl_context: ssl.SSLContext | None = None,
-    shutdown_timeout: float = 60.0,
+    shutdown_timeout: float | None = None,
     reuse_port: bool | None = None,
     print: Callable[..., None] | None = print,
     on_startup: Callable[[], Awaitable[None]] | None = None,

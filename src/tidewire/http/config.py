@@ -36,7 +36,8 @@ class ServerConfig:
     client_max_size: int = 1024**2
     #: Request body bytes buffered before the server stops reading from the socket.
     read_buffer_limit: int = 256 * 1024
-    #: Requests parsed ahead of the one being handled (pipelining) before reading pauses.
+    #: Requests parsed ahead of the one being handled (pipelining) before parsing and
+    #: reading pause (give or take the requests in one 16 KiB slice of input).
     max_pipelined: int = 16
     #: Unread request body the server discards after the response to keep the connection;
     #: a larger remainder closes the connection instead.

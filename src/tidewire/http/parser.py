@@ -135,6 +135,7 @@ class RequestReader:
     __slots__ = (
         "_config",
         "_fed_in_head",
+        "_feeding",
         "_head_bytes",
         "_headers",
         "_in_head",
@@ -152,6 +153,7 @@ class RequestReader:
         self._in_head = False
         self._head_bytes = 0
         self._fed_in_head = 0
+        self._feeding = 0
 
     @property
     def in_head(self) -> bool:
@@ -160,6 +162,7 @@ class RequestReader:
 
     def feed(self, data: bytes) -> bytes | None:
         """Parse ``data``; return the bytes after an upgrade head, else ``None``."""
+        self._feeding = len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -183,7 +186,9 @@ class RequestReader:
     def on_message_begin(self) -> None:
         self._in_head = True
         self._head_bytes = 0
-        self._fed_in_head = 0
+        # This read's head bytes are counted exactly by on_url/on_header; later
+        # reads are counted whole while the head is still incomplete.
+        self._fed_in_head = -self._feeding
         self._url = b""
         self._headers = []
         self._sink.on_message_begin()
@@ -219,6 +224,11 @@ class RequestReader:
         if http_version is None:
             raise BadRequest(505, f"HTTP/{version} is not supported")
         chunked = _check_semantics(http_version, headers)
+        upgrade = parser.should_upgrade()
+        if upgrade and (chunked or length not in (None, "0")):
+            # llhttp hands the bytes after an upgrade head to the new protocol, so a body
+            # here would be lost or read as that protocol's data.
+            raise BadRequest(400, "An upgrade request must not carry a body")
         head = RequestHead(
             parser.get_method().decode("ascii"),
             self._url.decode("utf-8", "surrogateescape"),
@@ -226,7 +236,7 @@ class RequestReader:
             CIMultiDictProxy(headers),
             raw,
             parser.should_keep_alive(),
-            parser.should_upgrade(),
+            upgrade,
             chunked,
             int(length) if length is not None else None,
         )

@@ -18,7 +18,7 @@ import logging
 import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
 from .accesslog import AccessLogger
 from .config import ServerConfig
@@ -42,6 +42,8 @@ _PAUSE_BODY = 1
 _PAUSE_PIPELINE = 2
 _PAUSE_UPGRADE = 4
 _PAUSE_DONE = 8
+# Reads are parsed in slices so that a full pipeline queue stops parsing within a slice.
+_FEED_SLICE = 16 * 1024
 # What the connection's single deadline currently guards.
 _IDLE, _HEAD, _BUSY = "idle", "head", "busy"
 
@@ -52,6 +54,8 @@ class ConnectionRegistry(Protocol):
     def connection_made(self, connection: HTTPProtocol) -> None: ...
 
     def connection_lost(self, connection: HTTPProtocol) -> None: ...
+
+    def task_started(self, task: asyncio.Task[None]) -> None: ...
 
 
 class UpgradedProtocol(Protocol):
@@ -97,6 +101,10 @@ class HTTPProtocol(asyncio.Protocol):
         self._reader = RequestReader(self, config)
         self.transport: asyncio.Transport | None = None
         self.server_header = config.server_header
+        #: Connection facts, learned once in ``connection_made``.
+        self.secure = False
+        self.remote: str | None = None
+        self.local_host = "localhost"
         self._closed = False
         # requests
         self._receiving: BaseRequest | None = None
@@ -112,39 +120,25 @@ class HTTPProtocol(asyncio.Protocol):
         self._response_started = False
         # upgrade hand-over
         self._upgrade_tail: bytes | None = None
+        self._stash = b""  # bytes received while the pipeline queue was full
         self._upgraded: UpgradedProtocol | None = None
         # flow control
         self._read_paused = 0
         self._write_flow = WriteFlow(lambda: ConnectionResetError("connection lost"))
         self._deadline = Deadline(self._loop, self._on_deadline)
 
-    # connection facts, computed once --------------------------------------------
+    # connection state --------------------------------------------
 
-    @property
-    def secure(self) -> bool:
-        """True on a TLS connection."""
-        return self._extra("sslcontext") is not None
-
-    @property
-    def remote(self) -> str | None:
-        """The peer's IP address or socket path."""
-        peer = self._extra("peername")
+    def _learn_connection(self, transport: asyncio.BaseTransport) -> None:
+        self.secure = transport.get_extra_info("sslcontext") is not None
+        peer = transport.get_extra_info("peername")
         if isinstance(peer, (tuple, list)):
-            return str(peer[0])
-        return str(peer) if peer else None
-
-    @property
-    def local_host(self) -> str:
-        """The server's own address as ``host:port``, for requests without ``Host``."""
-        sock = self._extra("sockname")
+            self.remote = str(peer[0])
+        else:
+            self.remote = str(peer) if peer else None
+        sock = transport.get_extra_info("sockname")
         if isinstance(sock, (tuple, list)):
-            return f"{sock[0]}:{sock[1]}"
-        return "localhost"
-
-    def _extra(self, name: str) -> Any:
-        if self.transport is None:
-            return None
-        return self.transport.get_extra_info(name)
+            self.local_host = f"{sock[0]}:{sock[1]}"
 
     @property
     def writing_paused(self) -> bool:
@@ -161,6 +155,7 @@ class HTTPProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, so no isinstance here.
         self.transport = cast(asyncio.Transport, transport)
+        self._learn_connection(transport)
         self._registry.connection_made(self)
         self._deadline.set(_HEAD, self._config.head_timeout)
 
@@ -173,18 +168,39 @@ class HTTPProtocol(asyncio.Protocol):
             return
         if self._error is not None or self._closed:
             return
-        try:
-            tail = self._reader.feed(data)
-        except BadRequest as exc:
-            self._fail(exc.status, exc.message)
+        if self._stash:
+            self._stash += data  # the pipeline is full; parsed once it drains
             return
-        if tail is not None:
-            # The request just queued switches protocols: nothing after it is HTTP.
-            self._upgrade_tail = tail
-            self._pause_reading(_PAUSE_UPGRADE)
-        elif self._reader.in_head and self._deadline.kind != _HEAD:
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        """Parse ``data`` in slices, stopping while the pipeline queue is full."""
+        start, end = 0, len(data)
+        while start < end:
+            if self._read_paused & _PAUSE_PIPELINE:
+                self._stash = data[start:]
+                return
+            chunk = data if start == 0 and end <= _FEED_SLICE else data[start : start + _FEED_SLICE]
+            start += len(chunk)
+            try:
+                tail = self._reader.feed(chunk)
+            except BadRequest as exc:
+                self._fail(exc.status, exc.message)
+                return
+            if tail is not None:
+                # The request just queued switches protocols: nothing after it is HTTP.
+                self._upgrade_tail = tail + data[start:]
+                self._pause_reading(_PAUSE_UPGRADE)
+                return
+        if self._reader.in_head and self._deadline.kind != _HEAD:
             # A head arrived in pieces (slowloris guard); most arrive whole in one read.
             self._deadline.set(_HEAD, self._config.head_timeout)
+
+    def _feed_stash(self) -> None:
+        """Parse what arrived while the pipeline queue was full."""
+        if self._stash and not self._closed and self._error is None:
+            stash, self._stash = self._stash, b""
+            self._feed(stash)
 
     def eof_received(self) -> bool | None:
         if self._upgraded is not None:
@@ -193,8 +209,8 @@ class HTTPProtocol(asyncio.Protocol):
         receiving = self._receiving
         if receiving is not None:
             receiving._content.set_exception(ConnectionResetError("client closed mid-body"))
-        if self.idle or self._config.handler_cancellation:
-            self._close()  # with handler_cancellation, a client's FIN is a disconnect
+        if not self._serving or self._config.handler_cancellation:
+            self._close()  # nothing owed to a client that stopped sending; or a disconnect
             return None
         return True  # half-closed: keep the transport open to write the responses due
 
@@ -259,6 +275,8 @@ class HTTPProtocol(asyncio.Protocol):
         self._resume_reading(_PAUSE_UPGRADE)
         if tail:
             receiver.data_received(tail)
+        if self._shutting_down:
+            receiver.begin_shutdown()
 
     @property
     def upgraded(self) -> bool:
@@ -268,7 +286,7 @@ class HTTPProtocol(asyncio.Protocol):
     # RequestSink: called by the reader while it parses -------------------------------
 
     def on_message_begin(self) -> None:
-        pass  # the head deadline is armed after a read only if the head is still incomplete
+        pass  # the head deadline is armed after a read, and only for an incomplete head
 
     def on_head(self, head: RequestHead) -> None:
         content = self._make_body_stream(head) if head.has_body else EMPTY_BODY
@@ -303,21 +321,23 @@ class HTTPProtocol(asyncio.Protocol):
         self._discard_budget = None
 
     def _make_body_stream(self, head: RequestHead) -> BodyStream:
-        expects_continue = (
-            head.version >= (1, 1) and head.headers.get("Expect", "").lower() == "100-continue"
-        )
         return BodyStream(
             high_water=self._config.read_buffer_limit,
             pause_reading=lambda: self._pause_reading(_PAUSE_BODY),
             resume_reading=lambda: self._resume_reading(_PAUSE_BODY),
-            on_first_read=self._send_continue if expects_continue else None,
+            on_first_read=self._send_continue if _expects_continue(head) else None,
             timeout=self._config.body_timeout,
             timeout_error=_body_timeout_error,
         )
 
     def _send_continue(self) -> None:
         transport = self.transport
-        if self._current is not None and transport is not None and not transport.is_closing():
+        if (
+            self._current is not None
+            and not self._response_started
+            and transport is not None
+            and not transport.is_closing()
+        ):
             transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # interim: not the response
 
     # serving requests ---------------------------------------------------------------
@@ -331,6 +351,7 @@ class HTTPProtocol(asyncio.Protocol):
             waiter.set_result(request)
         else:
             self._task = self._loop.create_task(self._serve(request))
+            self._registry.task_started(self._task)
 
     async def _serve(self, request: BaseRequest | None) -> None:
         """The connection's task: handle requests in order until the connection ends."""
@@ -344,6 +365,7 @@ class HTTPProtocol(asyncio.Protocol):
             if self._queue:
                 request = self._queue.popleft()
                 self._resume_reading(_PAUSE_PIPELINE)
+                self._feed_stash()
                 continue
             self._serving = False
             if self._error is not None:
@@ -371,7 +393,7 @@ class HTTPProtocol(asyncio.Protocol):
         if request is not self._receiving or self._error is not None or content.failed:
             return False
         head = request._head
-        if head.headers.get("Expect", "").lower() == "100-continue":
+        if _expects_continue(head):
             return False  # the client may never send the body it was not invited to
         remaining = (
             head.content_length - content.total_bytes if head.content_length is not None else 0
@@ -397,6 +419,8 @@ class HTTPProtocol(asyncio.Protocol):
                 response = response.to_response()
             if not isinstance(response, StreamResponse):
                 raise TypeError(f"handler returned {type(response).__name__}, not a response")
+            if self._response_started and not response.prepared:
+                raise RuntimeError("a response was already started for this request")
             if not response.prepared:
                 await response.prepare(request)
             await response.write_eof()
@@ -519,3 +543,8 @@ class HTTPProtocol(asyncio.Protocol):
 
 def _body_timeout_error() -> HTTPException:
     return HTTPRequestTimeout(text="Request body not received in time")
+
+
+def _expects_continue(head: RequestHead) -> bool:
+    """True when the client waits for ``100 Continue`` before its body (RFC 9110 10.1.1)."""
+    return head.version >= (1, 1) and head.headers.get("Expect", "").lower() == "100-continue"

@@ -15,6 +15,7 @@ a peer's Close with ours (``autoclose``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any, cast
 
@@ -171,6 +172,11 @@ class WebSocketConnection:
         """Server shutdown: close with 1001 Going Away."""
         self.start_close(WSCloseCode.GOING_AWAY, "server shutdown")
 
+    @property
+    def close_pending(self) -> bool:
+        """True when nobody has started our side of the closing handshake yet."""
+        return not self._closing and not self._lost
+
     def handler_failed(self) -> None:
         """The handler raised: close with 1011 Internal Error."""
         self.start_close(WSCloseCode.INTERNAL_ERROR, "internal error")
@@ -191,7 +197,8 @@ class WebSocketConnection:
                     return message
             elif kind is Ping:
                 if self._autoping:
-                    self._write(ws.send(event.response()))  # type: ignore[attr-defined]
+                    if ws.state is _OPEN:  # after our Close, no pong (RFC 6455 section 5.5.1)
+                        self._write(ws.send(event.response()))  # type: ignore[attr-defined]
                 elif not self._closing:
                     return WSMessage(WSMsgType.PING, event.payload, None)  # type: ignore[attr-defined]
             elif kind is Pong:
@@ -211,7 +218,8 @@ class WebSocketConnection:
         return None
 
     def _on_peer_close(self, event: CloseConnection) -> WSMessage | None:
-        if self.close_code is None:
+        if self.close_code in (None, WSCloseCode.ABNORMAL_CLOSURE):
+            # (1006 may have been set by connection_lost before this buffered Close was read.)
             self.close_code = event.code
             self.close_reason = event.reason
         if self._closing:
@@ -277,7 +285,7 @@ class WebSocketConnection:
     # sending (the handler) -------------------------------------------------------------
 
     def _check_open(self) -> None:
-        if self._closing or self._lost or self._ws.state is not _OPEN:
+        if self.closed:
             raise WSConnectionClosed(code=self.close_code)
 
     async def send_message(self, data: str | bytes, compress: bool | None = None) -> None:
@@ -365,7 +373,8 @@ class WebSocketConnection:
             return False
         if self._closing and ws.state is not ConnectionState.REMOTE_CLOSING:
             if self._close_waiter is not None:
-                await asyncio.shield(self._close_waiter)
+                with contextlib.suppress(asyncio.TimeoutError):  # the first close() handles it
+                    await asyncio.shield(self._close_waiter)
             return False
         self._closing = True
         self._write(ws.send(CloseConnection(code=code, reason=reason or None)))
@@ -417,7 +426,8 @@ class WebSocketConnection:
         assert self._heartbeat is not None
         if self.closed:
             return
-        if self._awaiting_pong:
+        if self._awaiting_pong and not self._read_paused:
+            # (while we paused reading, the peer's pong may be waiting in the socket)
             logger.debug("no pong within %.1fs: dropping the connection", self._heartbeat / 2)
             self.close_code = WSCloseCode.ABNORMAL_CLOSURE
             self.exception = asyncio.TimeoutError("no pong received in time")

@@ -59,6 +59,8 @@ class WebSocketResponse(StreamResponse):
 
     - ``protocols``: subprotocols we speak, in our order of preference.
     - ``autoping``: answer pings automatically (PING/PONG then never reach the handler).
+      Frames are read as the handler receives, so pings are answered, and a peer's
+      Close seen, only while the handler is in :meth:`receive` (or ``async for``).
     - ``heartbeat``: send a ping every this many seconds; a peer silent for half of
       it afterwards is dropped with close code 1006.
     - ``receive_timeout``: default timeout of :meth:`receive`.
@@ -302,6 +304,7 @@ class WebSocketResponse(StreamResponse):
         raise RuntimeError("WebSocketResponse has no write(); use send_str/send_bytes")
 
     async def write_eof(self, data: bytes = b"") -> None:
-        """Close the WebSocket if the handler did not (called by the server after it)."""
-        if self._conn is not None and not self._conn.closed:
+        """Finish the closing handshake if the handler did not (the server calls it after
+        the handler returns): close with 1000, or answer a Close the handler received."""
+        if self._conn is not None and self._conn.close_pending:
             await self._conn.close(WSCloseCode.OK, "")
