@@ -16,13 +16,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import socket
 import sys
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import cast
+
+from loadtools import new_loop, process_cpu_seconds, require_loopback
 
 HEAD_END = b"\r\n\r\n"
 MAX_LATENCY_SAMPLES = 2_000_000
@@ -60,13 +61,6 @@ class HttpResult:
     client_cpu_pct: float = 0.0
     server_cpu_pct: float | None = None
     errors: list[str] = field(default_factory=list)
-
-
-def require_loopback(host: str) -> None:
-    """Refuse any target that is not on this machine's loopback interface."""
-    if host in {"localhost", "::1"} or host.startswith("127."):
-        return
-    raise SystemExit(f"httpload: refusing non-loopback target {host!r}")
 
 
 def build_request(cfg: HttpConfig) -> bytes:
@@ -186,16 +180,6 @@ class Stats:
             self.latencies.extend(now - t for t in sent)
 
 
-def process_cpu_seconds(pid: int) -> float | None:
-    """utime + stime of ``pid`` from /proc, in seconds (None if unreadable)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def percentile_ms(samples: list[float], pct: float) -> float | None:
     """The ``pct`` percentile of ``samples`` (seconds) in milliseconds."""
     if not samples:
@@ -207,7 +191,7 @@ def percentile_ms(samples: list[float], pct: float) -> float | None:
 
 async def run_load(cfg: HttpConfig) -> HttpResult:
     """Open the connections, warm up, measure, stop."""
-    require_loopback(cfg.host)
+    require_loopback(cfg.host, "httpload")
     loop = asyncio.get_running_loop()
     stats = Stats()
     request = build_request(cfg)
@@ -275,18 +259,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[HttpConfig, argparse.Name
         server_pid=ns.server_pid,
     )
     return cfg, ns
-
-
-def new_loop(name: str) -> asyncio.AbstractEventLoop:
-    """uvloop when asked for and installed, else the default asyncio loop."""
-    if name == "uvloop":
-        try:
-            import uvloop
-
-            return uvloop.new_event_loop()
-        except ImportError:
-            pass
-    return asyncio.new_event_loop()
 
 
 def main(argv: list[str] | None = None) -> int:

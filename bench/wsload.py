@@ -38,13 +38,14 @@ from dataclasses import asdict, dataclass, field
 from itertools import accumulate
 from typing import Any, cast
 
+from loadtools import new_loop, process_cpu_seconds, require_loopback
+
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 1, 2, 8, 9, 10
 HEAD_END = b"\r\n\r\n"
 DEFLATE_TAIL = b"\x00\x00\xff\xff"
 TEXT_32 = b"0123456789abcdefghijklmnopqrstuv"
 JSON_VARIANTS = 64
-LOOPBACK_NAMES = {"localhost", "::1"}
 
 
 class LoadError(Exception):
@@ -87,13 +88,6 @@ class LoadResult:
 
 
 # --------------------------------------------------------------------------- frames
-
-
-def require_loopback(host: str) -> None:
-    """Refuse any target that is not on this machine's loopback interface."""
-    if host in LOOPBACK_NAMES or host.startswith("127."):
-        return
-    raise SystemExit(f"wsload: refusing non-loopback target {host!r}")
 
 
 def mask(payload: bytes, key: bytes) -> bytes:
@@ -427,16 +421,6 @@ class EchoConnection(asyncio.Protocol):
 # ------------------------------------------------------------------------- the run
 
 
-def process_cpu_seconds(pid: int) -> float | None:
-    """utime + stime of ``pid`` from /proc, in seconds (None if unreadable)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @dataclass
 class Snapshot:
     """Counters at one instant."""
@@ -487,7 +471,7 @@ async def drain_and_close(conns: list[EchoConnection], grace: float = 3.0) -> No
 
 async def run_load(cfg: LoadConfig) -> LoadResult:
     """Run warm-up then the measured window; return the measured rates."""
-    require_loopback(cfg.host)
+    require_loopback(cfg.host, "wsload")
     result = LoadResult(connections=cfg.connections, window=cfg.window)
     loop = asyncio.get_running_loop()
     result.client_loop = f"{type(loop).__module__}.{type(loop).__qualname__}"
@@ -552,7 +536,7 @@ def read_frame(sock: socket.socket) -> tuple[int, bytes]:
 
 def check_echo(cfg: LoadConfig, rounds: int = 3) -> str:
     """Echo ``rounds`` real messages and compare them; return the extensions header."""
-    require_loopback(cfg.host)
+    require_loopback(cfg.host, "wsload")
     opcode, payloads = make_payloads(cfg.kind, cfg.size)
     key = new_key()
     with socket.create_connection((cfg.host, cfg.port), timeout=5) as sock:
@@ -618,18 +602,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[LoadConfig, argparse.Name
         server_pid=ns.server_pid,
     )
     return cfg, ns
-
-
-def new_loop(name: str) -> asyncio.AbstractEventLoop:
-    """uvloop when asked for and installed, else the default asyncio loop."""
-    if name == "uvloop":
-        try:
-            import uvloop
-
-            return uvloop.new_event_loop()
-        except ImportError:
-            pass
-    return asyncio.new_event_loop()
 
 
 def main(argv: list[str] | None = None) -> int:
