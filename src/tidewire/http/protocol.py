@@ -364,8 +364,9 @@ class HTTPProtocol(asyncio.Protocol):
                 return
             if self._queue:
                 request = self._queue.popleft()
-                self._resume_reading(_PAUSE_PIPELINE)
-                self._feed_stash()
+                if len(self._queue) < self._config.max_pipelined:
+                    self._resume_reading(_PAUSE_PIPELINE)
+                    self._feed_stash()
                 continue
             self._serving = False
             if self._error is not None:
