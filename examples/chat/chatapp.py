@@ -35,6 +35,7 @@ MAX_TEXT = 500  # characters of a chat message
 MAX_NICK = 24  # characters of a nickname
 HISTORY = 50  # messages kept per room
 JOIN_TIMEOUT = 30.0  # seconds a new socket has to send its join
+HISTORY_TTL = 24 * 3600  # seconds a room's Redis history outlives its last message
 ROOM_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -100,7 +101,7 @@ def parse(data: str, expected: str) -> dict[str, Any]:
     """The JSON object in ``data``, which must have ``"type": expected``."""
     try:
         message = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
         raise ChatError("messages must be JSON") from None
     if not isinstance(message, dict) or message.get("type") != expected:
         raise ChatError(f"expected a {expected!r} message")
@@ -136,11 +137,18 @@ class MemoryHistory:
 
 
 class RedisHistory:
-    """History in a Redis list per room (``{prefix}:history:{room}``), shared by all workers."""
+    """History in a Redis list per room (``{prefix}:history:{room}``), shared by all workers.
 
-    def __init__(self, backend: RedisBackend, prefix: str) -> None:
+    A room's list expires ``ttl`` seconds after its last message: rooms are named
+    by clients, so their number must not grow Redis forever.
+    """
+
+    def __init__(self, backend: RedisBackend, prefix: str, ttl: int = HISTORY_TTL) -> None:
+        if ttl < 1:
+            raise ValueError("the history TTL must be at least one second")
         self._backend = backend
         self._prefix = prefix
+        self._ttl = ttl
 
     def _key(self, room: str) -> str:
         return f"{self._prefix}:history:{room}"
@@ -149,6 +157,7 @@ class RedisHistory:
         pipe = self._backend.client.pipeline(transaction=False)
         pipe.lpush(self._key(room), json.dumps(item))
         pipe.ltrim(self._key(room), 0, HISTORY - 1)
+        pipe.expire(self._key(room), self._ttl)
         await pipe.execute()
 
     async def recent(self, room: str) -> list[dict[str, Any]]:
@@ -182,11 +191,15 @@ class ChatApp:
     """
 
     def __init__(
-        self, backend: RedisBackend | None = None, *, prefix: str = "tidewire-chat"
+        self,
+        backend: RedisBackend | None = None,
+        *,
+        prefix: str = "tidewire-chat",
+        history_ttl: int = HISTORY_TTL,
     ) -> None:
         self.hub = Hub(backend, policy="close", on_presence=self._on_presence)
         self.history: History = (
-            RedisHistory(backend, prefix) if backend is not None else MemoryHistory()
+            RedisHistory(backend, prefix, history_ttl) if backend is not None else MemoryHistory()
         )
         self.pages = load_pages()
         self._ids = itertools.count(1)
@@ -221,9 +234,12 @@ class ChatApp:
         return ws
 
     async def _join(self, ws: web.WebSocketResponse) -> tuple[str, str] | None:
+        # One deadline for the whole join, however many refused attempts come first.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + JOIN_TIMEOUT
         while True:
             try:
-                msg = await ws.receive(timeout=JOIN_TIMEOUT)
+                msg = await ws.receive(timeout=max(0.0, deadline - loop.time()))
             except asyncio.TimeoutError:
                 await ws.close(code=web.WSCloseCode.POLICY_VIOLATION, message="join first")
                 return None

@@ -26,9 +26,12 @@ from chatapp import ChatApp
 from tidewire import web
 from tidewire.hub import RedisBackend
 
+STOP_GRACE = 10.0  # seconds a worker has to stop after SIGTERM before it is killed
+
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    # No abbreviations: "--work 3" must not slip past worker_args() as a worker count.
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--redis", metavar="URL", help="share rooms through Redis at URL")
@@ -41,11 +44,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="with --redis: a crashed process' people leave the lists after this (15)",
     )
     parser.add_argument("--prefix", default="tidewire-chat", help="Redis key prefix")
+    parser.add_argument(
+        "--history-ttl",
+        type=int,
+        default=24 * 3600,
+        metavar="SECONDS",
+        help="with --redis: a room's history expires this long after its last message (1 day)",
+    )
     parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.history_ttl < 1:
+        parser.error("--history-ttl must be at least 1")
     if args.workers > 1 and not args.redis:
         parser.error("--workers needs --redis (the processes share rooms through it)")
     return args
@@ -56,7 +68,7 @@ async def serve(args: argparse.Namespace) -> None:
     backend = None
     if args.redis:
         backend = RedisBackend(args.redis, prefix=args.prefix, presence_ttl=args.presence_ttl)
-    app = ChatApp(backend, prefix=args.prefix)
+    app = ChatApp(backend, prefix=args.prefix, history_ttl=args.history_ttl)
     await app.start()
     runner = web.ServerRunner(web.Server(app.handle), shutdown_timeout=5.0)
     await runner.setup()
@@ -73,7 +85,8 @@ async def serve(args: argparse.Namespace) -> None:
         await stop.wait()
     finally:
         watchdog.cancel()
-        await runner.cleanup()  # sockets get 1001; their handlers leave the rooms
+        # Sockets get 1001 and shutdown waits for their handlers, which leave the rooms.
+        await runner.cleanup()
         await app.close()
 
 
@@ -87,30 +100,55 @@ async def _exit_with_parent(parent_pid: int | None, stop: asyncio.Event) -> None
 
 
 def supervise(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    """Start ``args.workers`` copies of this server on one port; stop them on SIGINT/SIGTERM."""
-    command = [sys.executable, str(Path(__file__).resolve()), *_without_workers(argv)]
-    workers = [
-        subprocess.Popen([*command, "--reuse-port", "--parent-pid", str(os.getpid())])
-        for _ in range(args.workers)
-    ]
+    """Start ``args.workers`` copies of this server on one port; stop them on SIGINT/SIGTERM.
+
+    A worker that does not exit within ``STOP_GRACE`` seconds of SIGTERM is killed.
+    """
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
         nonlocal stopping
         stopping = True
 
+    # Before the first worker exists: a signal from now on stops them all.
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    while not stopping and all(worker.poll() is None for worker in workers):
-        time.sleep(0.2)
-    for worker in workers:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-    codes = [worker.wait() for worker in workers]
+    command = [sys.executable, str(Path(__file__).resolve())]
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        for _ in range(args.workers):
+            if stopping:
+                break
+            workers.append(subprocess.Popen([*command, *worker_args(argv, os.getpid())]))
+        while not stopping and all(worker.poll() is None for worker in workers):
+            time.sleep(0.2)
+    finally:
+        codes = stop_workers(workers, STOP_GRACE)
     return 0 if stopping else max(abs(code) for code in codes) or 1
 
 
-def _without_workers(argv: Sequence[str]) -> list[str]:
+def stop_workers(workers: Sequence[subprocess.Popen[bytes]], grace: float) -> list[int]:
+    """SIGTERM the running ``workers``, SIGKILL those still running after ``grace`` seconds."""
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    codes: list[int] = []
+    for worker in workers:
+        try:
+            codes.append(worker.wait(max(0.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            codes.append(worker.wait())
+    return codes
+
+
+def worker_args(argv: Sequence[str], parent_pid: int) -> list[str]:
+    """The command line of one worker: the supervisor's, as a single process.
+
+    ``--workers`` is removed and ``--workers 1`` appended (argparse keeps the last
+    value), so that no spelling of the option makes a worker start workers.
+    """
     out: list[str] = []
     skip = False
     for arg in argv:
@@ -120,7 +158,7 @@ def _without_workers(argv: Sequence[str]) -> list[str]:
             skip = True
         elif not arg.startswith("--workers="):
             out.append(arg)
-    return out
+    return [*out, "--reuse-port", "--parent-pid", str(parent_pid), "--workers", "1"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

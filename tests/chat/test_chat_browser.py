@@ -162,3 +162,30 @@ async def test_two_people_chat_in_chromium(
         assert visitor.dialogs == []
         assert visitor.problems == [], visitor.problems
     assert screenshot.stat().st_size > 10_000
+
+
+async def test_joining_twice_quickly_keeps_one_socket(browser: Browser, chat: ChatServer) -> None:
+    hub = chat.app.hub
+    ada = await Visitor.open(browser, chat)
+    await ada.page.fill("#nick", "ada")
+    await ada.page.fill("#room", "lobby")
+    # Two submissions before the first socket opened (a double click, an impatient Enter).
+    await ada.page.evaluate(
+        "() => { const form = document.getElementById('join-form');"
+        " form.requestSubmit(); form.requestSubmit(); }"
+    )
+    await expect(ada.page.locator("#status")).to_have_attribute("data-state", "online")
+    await ada.expect_members("ada")
+    await ada.page.wait_for_timeout(300)  # a second join would have arrived by now
+    assert hub.subscriber_count("chat:lobby") == 1
+    await ada.say("once")
+    await expect(ada.messages()).to_have_text(["once"])
+    await ada.page.click("#leave")
+    await expect(ada.page.locator("#join-view")).to_be_visible()
+    for _ in range(200):
+        if hub.subscriber_count("chat:lobby") == 0:
+            break
+        await ada.page.wait_for_timeout(10)
+    assert hub.subscriber_count("chat:lobby") == 0
+    assert await hub.members("chat:lobby") == []
+    assert ada.problems == [], ada.problems

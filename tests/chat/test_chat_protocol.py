@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import uuid
 from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 import websockets
-from chattools import ChatServer, chatapp
+from chattools import ChatServer, RedisServer, chatapp
+
+from tidewire.hub import RedisBackend
 
 
 async def join(chat: ChatServer, nick: str, room: str = "lobby") -> tuple[Any, dict[str, Any]]:
@@ -143,3 +148,57 @@ async def test_a_socket_that_never_joins_is_closed(
         with pytest.raises(websockets.ConnectionClosed):
             await asyncio.wait_for(ws.recv(), 5)
         assert ws.close_code == 1008
+
+
+async def test_deeply_nested_json_is_an_error_not_a_crash(
+    chat: ChatServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with websockets.connect(chat.ws_url) as ws:
+        for payload in ("[" * 4000, "[" * 2000 + "]" * 2000):
+            await ws.send(payload)
+            event = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert event["type"] == "error" and "JSON" in event["error"]
+        await ws.send(json.dumps({"type": "join", "nick": "ann", "room": "lobby"}))
+        assert (await next_event(ws, "welcome"))["members"] == ["ann"]
+        deep = json.dumps({"type": "say", "text": "x"})[:-1] + ', "x": ' + "[" * 4000 + "}"
+        await ws.send(deep)
+        assert "JSON" in (await next_event(ws, "error"))["error"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_redis_history_expires(chat_redis: RedisServer, serve: Any) -> None:
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    app = chatapp.ChatApp(
+        RedisBackend(chat_redis.url, prefix=prefix), prefix=prefix, history_ttl=120
+    )
+    await app.start()
+    running = await serve(app.handle)
+    admin = aioredis.Redis.from_url(chat_redis.url)
+    try:
+        chat = ChatServer(app, running)
+        ws, _ = await join(chat, "ann", room="kept")
+        await ws.send(json.dumps({"type": "say", "text": "hello"}))
+        await next_event(ws, "message")
+        key = f"{prefix}:history:kept"
+        assert await admin.llen(key) == 1
+        assert 0 < await admin.ttl(key) <= 120
+        await ws.close()
+    finally:
+        await app.close()
+        await admin.aclose()
+
+
+async def test_the_join_timeout_is_overall_not_per_attempt(
+    chat: ChatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(chatapp, "JOIN_TIMEOUT", 0.4)
+    async with websockets.connect(chat.ws_url) as ws:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(websockets.ConnectionClosed):
+            for _ in range(40):  # a refused join every 0.05 s, for up to 2 s
+                await ws.send("not json")
+                await asyncio.wait_for(ws.recv(), 5)
+                await asyncio.sleep(0.05)
+            await asyncio.wait_for(ws.recv(), 5)
+        assert ws.close_code == 1008
+        assert asyncio.get_running_loop().time() - started < 1.5

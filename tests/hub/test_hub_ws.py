@@ -11,7 +11,7 @@ import websockets
 from hubtools import HubServerFactory, wait_for
 
 from tidewire import web
-from tidewire.hub import Hub, PresenceChange
+from tidewire.hub import Hub, PresenceChange, SlowPolicy
 from tidewire.hub.hub import compact_json
 
 
@@ -199,3 +199,46 @@ async def test_an_unprepared_socket_cannot_subscribe() -> None:
     async with Hub() as hub:
         with pytest.raises(RuntimeError, match="prepare"):
             await hub.subscribe(web.WebSocketResponse(), "t")
+
+
+@pytest.mark.parametrize("policy", list(SlowPolicy))
+async def test_a_message_larger_than_every_limit_reaches_idle_subscribers(
+    hub_server: HubServerFactory, policy: SlowPolicy
+) -> None:
+    # 300 KiB: above write_limit (64 KiB) and max_queue_bytes (256 KiB).
+    hub = Hub(policy=policy)
+    srv = await hub_server(hub)
+    clients = [await websockets.connect(srv.url("big"), max_size=None) for _ in range(3)]
+    try:
+        await srv.wait_subscribers("big", 3)
+        payload = "x" * (300 * 1024)
+        await hub.publish("big", payload)
+        await hub.publish("big", "after")
+        for client in clients:
+            assert await asyncio.wait_for(client.recv(), 5) == payload
+            assert await asyncio.wait_for(client.recv(), 5) == "after"
+        stats = hub.stats
+        assert (stats.delivered, stats.dropped, stats.closed) == (6, 0, 0)
+        assert all(not ws.closed for ws in srv.sockets)
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def test_publishing_to_rooms_nobody_is_in_keeps_no_state(
+    hub_server: HubServerFactory,
+) -> None:
+    hub = Hub()
+    srv = await hub_server(hub)
+    client = await websockets.connect(srv.url("lobby"))
+    try:
+        await srv.wait_subscribers("lobby", 1)
+        ws = srv.sockets[0]
+        for n in range(20_000):  # rooms chosen by clients: join, leave, publish
+            await hub.subscribe(ws, f"room-{n}", member="ann")
+            await hub.unsubscribe(ws, f"room-{n}")
+            await hub.publish(f"room-{n}", "anyone?")
+        assert len(hub._registry._fanout) <= 1  # "lobby" at most
+        assert await hub.members("room-0") == [] and hub.topics() == ["lobby"]
+    finally:
+        await client.close()

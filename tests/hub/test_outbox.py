@@ -53,11 +53,26 @@ def test_drop_oldest_by_bytes_drops_as_many_as_needed() -> None:
     assert drain(outbox) == ["m4", "m5", "m6", "m7", "m8", "m9", "big"]
 
 
-def test_an_item_larger_than_the_byte_limit_is_dropped_alone() -> None:
+@pytest.mark.parametrize("policy", list(SlowPolicy))
+def test_an_empty_outbox_takes_one_item_larger_than_the_byte_limit(policy: SlowPolicy) -> None:
+    outbox: Outbox[Item] = Outbox(10, 50, policy)
+    assert outbox.push(Item("huge", 51)) == PushResult(True)
+    assert outbox.nbytes == 51
+    assert drain(outbox) == ["huge"]
+
+
+def test_drop_oldest_makes_room_for_a_huge_item_by_dropping_everything_older() -> None:
     outbox: Outbox[Item] = Outbox(10, 50, SlowPolicy.DROP_OLDEST)
     outbox.push(Item("a", 10))
-    assert outbox.push(Item("huge", 51)) == PushResult(False, 1)
-    assert drain(outbox) == ["a"]
+    outbox.push(Item("b", 10))
+    assert outbox.push(Item("huge", 51)) == PushResult(True, 2)
+    assert drain(outbox) == ["huge"]
+
+
+def test_close_policy_closes_when_a_huge_item_joins_a_backlog() -> None:
+    outbox: Outbox[Item] = Outbox(10, 50, SlowPolicy.CLOSE)
+    outbox.push(Item("a", 10))
+    assert outbox.push(Item("huge", 51)) == PushResult(False, 2, True)
 
 
 def test_close_policy_empties_the_outbox_and_stays_closed() -> None:

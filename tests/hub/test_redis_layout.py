@@ -66,3 +66,11 @@ def test_presence_split_by_node_liveness() -> None:
     assert snapshot.vanished(["c/1", "c/2"]) == ["carol"]
     # another process deleted c/2 first: it reports carol, not us
     assert snapshot.vanished(["c/1"]) == []
+
+
+def test_retired_entries_of_a_live_node_count_as_dead() -> None:
+    entries = {"n1/1": "ann", "n1/2": "bob", "n2/1": "bob"}
+    split = PresenceEntries.split(entries, ["n1", "n2"], retired=["n1/2"])
+    assert split.live == {"n1/1": "ann", "n2/1": "bob"}
+    assert split.dead == {"n1/2": "bob"}
+    assert split.vanished(["n1/2"]) == []  # bob is still there through n2

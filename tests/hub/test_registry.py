@@ -33,7 +33,7 @@ def test_changing_the_member_removes_the_old_entry_first() -> None:
     assert (removal.added, removal.subscription) == (False, old.subscription)
     assert addition.added and addition.subscription.member == "ally"
     assert addition.subscription.entry != old.subscription.entry
-    assert [s.member for s in registry.subscriptions("room")] == ["ally"]
+    assert [s.member for s in registry.subscriptions_of("a")] == ["ally"]
 
 
 def test_remove_all_leaves_every_topic_and_reports_edges() -> None:
@@ -87,3 +87,18 @@ def test_presence_counts_each_name_once_however_many_sockets() -> None:
     assert table.remove("elsewhere", "bob") is False
     assert table.remove("room", "bob") is True
     assert table.members("room") == []
+
+
+def test_topics_without_subscribers_are_not_cached() -> None:
+    registry: TopicRegistry[str] = TopicRegistry()
+    for n in range(20_000):
+        topic = f"room-{n}"
+        registry.add("a", topic, "ann")
+        assert registry.subscribers(topic) == ("a",)
+        registry.remove("a", topic)
+        assert registry.subscribers(topic) == ()  # a publish to the emptied room
+        assert registry.subscribers(f"never-{n}") == ()  # a publish to a room nobody joined
+    assert len(registry._fanout) == 0
+    registry.add("b", "kept", None)
+    assert registry.subscribers("kept") == ("b",)
+    assert list(registry._fanout) == ["kept"]

@@ -45,6 +45,10 @@
 
   function connect() {
     clearTimeout(state.timer);
+    // One socket per page: a second join (or a reconnect) replaces the current one.
+    const previous = state.ws;
+    state.ws = null;
+    if (previous) previous.close(1000);
     setStatus("connecting", state.attempt ? "Reconnecting…" : "Connecting…");
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${scheme}//${location.host}/ws`);
@@ -52,9 +56,11 @@
     state.welcomed = false;
     state.pending = [];
     ws.addEventListener("open", () => {
+      if (state.ws !== ws) return;
       ws.send(JSON.stringify({ type: "join", nick: state.nick, room: state.room }));
     });
     ws.addEventListener("message", (event) => {
+      if (state.ws !== ws) return; // a replaced socket's last words
       let message;
       try {
         message = JSON.parse(event.data);

@@ -22,7 +22,12 @@ class BackendSink(Protocol):
         """Write ``message`` to this process' subscribers of ``topic``."""
 
     def presence_lost(self, topic: str, members: list[str]) -> None:
-        """``members`` left ``topic`` because the process holding them died."""
+        """``members`` left ``topic`` because the process holding them died
+        (or because the backend removed entries their process no longer holds)."""
+
+    def presence_restored(self, topic: str, members: list[str]) -> None:
+        """``members`` are back in ``topic`` after this process' presence had expired
+        (other processes reported them gone; the backend wrote the entries again)."""
 
 
 class Backend(Protocol):
@@ -30,8 +35,11 @@ class Backend(Protocol):
 
     The hub calls :meth:`start` once before anything else and :meth:`close` once at
     the end. It calls :meth:`watch` before a topic's first local subscriber may
-    receive and :meth:`unwatch` after its last one left; :meth:`join` and
-    :meth:`leave` once per presence entry (``entry`` is unique in the process).
+    receive and :meth:`unwatch` after its last one left (also when that
+    subscriber's :meth:`leave` failed); :meth:`join` once per presence entry
+    (``entry`` is unique in the process) and :meth:`leave` once for each
+    successful join. One socket's calls never overlap; different sockets' calls
+    may, so a backend must be safe for concurrent calls on different entries.
     """
 
     async def start(self, sink: BackendSink) -> None:

@@ -87,9 +87,23 @@ class Delivery:
     leaves the hub, and drop the delivery once :attr:`done` is True (closed socket,
     or closed by the ``CLOSE`` policy; ``on_closed`` is then called once).
     ``spawn`` runs a background coroutine (the policy's close) and keeps it alive.
+    The hub holds :attr:`membership` while it changes the socket's subscriptions,
+    so that a subscribe, an unsubscribe and the removal of a closed socket never
+    interleave their backend calls.
     """
 
-    __slots__ = ("_counters", "_done", "_limits", "_on_closed", "_outbox", "_spawn", "_task", "ws")
+    __slots__ = (
+        "_counters",
+        "_done",
+        "_limits",
+        "_on_closed",
+        "_outbox",
+        "_sending",
+        "_spawn",
+        "_task",
+        "membership",
+        "ws",
+    )
 
     def __init__(
         self,
@@ -100,12 +114,14 @@ class Delivery:
         spawn: Callable[[Coroutine[Any, Any, Any]], None],
     ) -> None:
         self.ws = ws
+        self.membership = asyncio.Lock()
         self._limits = limits
         self._counters = counters
         self._on_closed = on_closed
         self._spawn = spawn
         self._outbox: Outbox[PreparedMessage] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._sending: PreparedMessage | None = None  # popped, being written by the drain task
         self._done = False
 
     @property
@@ -115,24 +131,38 @@ class Delivery:
 
     @property
     def backlog(self) -> tuple[int, int]:
-        """Messages and bytes waiting in the outbox."""
+        """Messages and bytes waiting in the outbox (within its limits)."""
         outbox = self._outbox
         return (len(outbox), outbox.nbytes) if outbox is not None else (0, 0)
 
+    @property
+    def pending(self) -> tuple[int, int]:
+        """Messages and bytes not written yet: the backlog, and the one being written."""
+        messages, size = self.backlog
+        sending = self._sending
+        return (messages + 1, size + sending.size) if sending is not None else (messages, size)
+
     def send(self, message: PreparedMessage) -> None:
-        """Write ``message`` now if the socket keeps up, else queue it (never waits)."""
+        """Write ``message`` now if the socket keeps up, else queue it (never waits).
+
+        A message larger than ``write_limit`` (or ``max_queue_bytes``) is written
+        at once to a socket with nothing buffered, or queued alone in an empty
+        outbox: a big message reaches every subscriber that keeps up.
+        """
         if self._done:
             return
         ws = self.ws
         if ws.closed:
             self._finish()
             return
+        buffered = ws.write_buffer_size
         if (
             self._task is None
             and not ws.writing_paused
-            and ws.write_buffer_size + message.size <= self._limits.write_limit
+            and (buffered == 0 or buffered + message.size <= self._limits.write_limit)
         ):
-            # The socket keeps up: write now, with no task and no queue.
+            # The socket keeps up (no backlog, room in its buffer, or an empty buffer
+            # whatever the message's size): write now, with no task and no queue.
             try:
                 ws.send_prepared_nowait(message)
             except WSConnectionClosed:
@@ -166,8 +196,12 @@ class Delivery:
                 if self.ws.closed:
                     self._finish()
                     break
-                self._counters.delivered += 1  # written now; the await is the drain wait
-                await self.ws.send_prepared(message)
+                self._sending = message
+                try:
+                    await self.ws.send_prepared(message)
+                finally:
+                    self._sending = None
+                self._counters.delivered += 1  # only once the transport took it
         except WSConnectionClosed:
             self._finish()
         finally:

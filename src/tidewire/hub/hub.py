@@ -60,10 +60,11 @@ class HubStats:
     """A snapshot of a hub's counters (this process only).
 
     ``published``: :meth:`Hub.publish` calls; ``delivered``: frames handed to a
-    transport; ``dropped``: frames discarded by the slow-consumer policy
-    (``drop_oldest``, or the backlog of a subscriber closed by ``close``);
-    ``closed``: subscribers closed by the ``close`` policy; ``slow``: subscribers
-    with a backlog right now, holding ``queued_messages``/``queued_bytes``.
+    transport (counted once the transport took them); ``dropped``: frames
+    discarded by the slow-consumer policy (``drop_oldest``, or the backlog of a
+    subscriber closed by ``close``); ``closed``: subscribers closed by the
+    ``close`` policy; ``slow``: subscribers with a backlog right now, holding
+    ``queued_messages``/``queued_bytes`` (the frame being written included).
     """
 
     published: int
@@ -89,7 +90,8 @@ class Hub:
       1013 "try again later" by default; 1008 is the other usual choice).
     - ``write_limit``: bytes in a subscriber's transport buffer above which its
       messages are queued instead of written (64 KiB; must not exceed the
-      transport's high-water mark, 64 KiB by default).
+      transport's high-water mark, 64 KiB by default). A larger message is
+      written at once to a subscriber with an empty buffer and no backlog.
     - ``max_queue``/``max_queue_bytes``: the backlog of one slow subscriber
       (256 messages, 256 KiB). Beyond that backlog, a subscriber only holds what
       its WebSocket buffers before writing pauses (about 128 KiB).
@@ -196,30 +198,42 @@ class Hub:
         reaches ``ws``. Subscribing again changes the member name. ``ws`` must be
         prepared; raises :class:`~tidewire.web.WSConnectionClosed` if it is closed,
         and the backend's error if it cannot watch the topic (nothing is then
-        subscribed).
+        subscribed). Changes of one socket's subscriptions (subscribe, unsubscribe,
+        its removal once closed) run one at a time, in call order.
         """
         if not ws.prepared:
             raise RuntimeError("prepare() the WebSocket before subscribing it")
         await self.start()
-        if ws.closed:
-            raise WSConnectionClosed(code=None)
-        delivery = self._deliveries.get(ws)
-        if delivery is None:
-            delivery = Delivery(
-                ws, self._limits, self._counters, self._on_delivery_closed, self._spawn
-            )
-            self._deliveries[ws] = delivery
+        while True:
+            if ws.closed:
+                raise WSConnectionClosed(code=None)
+            delivery = self._deliveries.get(ws)
+            if delivery is None:
+                delivery = Delivery(
+                    ws, self._limits, self._counters, self._on_delivery_closed, self._spawn
+                )
+                self._deliveries[ws] = delivery
+            async with delivery.membership:
+                if self._deliveries.get(ws) is not delivery:
+                    continue  # removed while we waited: closed (raise) or unsubscribed (anew)
+                await self._subscribe(delivery, topic, member)
+                return
+
+    async def _subscribe(self, delivery: Delivery, topic: str, member: str | None) -> None:
         for change in self._registry.add(delivery, topic, member):
-            if change.added:
-                # After the registry (so that a concurrent last unsubscribe cannot
-                # unwatch it) and before the join (so that ws sees its own notice).
-                try:
-                    await self._backend.watch(topic)
-                except BaseException:
-                    self._registry.remove(delivery, topic)
-                    if delivery not in self._registry:
-                        self._forget(delivery)
-                    raise
+            if not change.added:
+                await self._apply(change)
+                continue
+            # After the registry (so that a concurrent last unsubscribe of another
+            # socket cannot unwatch it) and before the join (so that the socket sees
+            # its own notice).
+            try:
+                await self._backend.watch(topic)
+            except BaseException:
+                self._registry.remove(delivery, topic)
+                if delivery not in self._registry:
+                    self._forget(delivery)
+                raise
             await self._apply(change)
 
     async def unsubscribe(self, ws: HubSocket, topic: str) -> None:
@@ -227,15 +241,24 @@ class Hub:
         delivery = self._deliveries.get(ws)
         if delivery is None:
             return
-        change = self._registry.remove(delivery, topic)
-        if change is not None:
-            await self._apply(change)
-        if delivery not in self._registry:
-            self._forget(delivery)
-            delivery.stop()
+        async with delivery.membership:
+            if self._deliveries.get(ws) is not delivery:
+                return
+            change = self._registry.remove(delivery, topic)
+            try:
+                if change is not None:
+                    await self._apply(change)
+            finally:
+                if delivery not in self._registry:
+                    self._forget(delivery)
+                    delivery.stop()
 
     async def disconnect(self, ws: HubSocket) -> None:
-        """Remove ``ws`` from every topic (call it when the handler ends)."""
+        """Remove ``ws`` from every topic (call it when the handler ends).
+
+        Backend failures are logged, not raised: every topic is left, whatever
+        happens to the others.
+        """
         delivery = self._deliveries.get(ws)
         if delivery is not None:
             await self._drop(delivery)
@@ -294,7 +317,7 @@ class Hub:
         counters = self._counters
         slow = queued = queued_bytes = 0
         for delivery in self._deliveries.values():
-            messages, size = delivery.backlog
+            messages, size = delivery.pending
             if messages:
                 slow += 1
                 queued += messages
@@ -320,16 +343,27 @@ class Hub:
             if member is not None and await self._backend.join(topic, subscription.entry, member):
                 await self._notify(PresenceChange(topic, joined=(member,)))
             return
-        if member is not None and await self._backend.leave(topic, subscription.entry, member):
-            await self._notify(PresenceChange(topic, left=(member,)))
-        if change.edge and not self._registry.subscribers(topic):
-            await self._backend.unwatch(topic)
+        try:
+            if member is not None and await self._backend.leave(topic, subscription.entry, member):
+                await self._notify(PresenceChange(topic, left=(member,)))
+        finally:
+            # Even when the leave failed: the topic must not stay watched for nobody.
+            if change.edge and not self._registry.subscribers(topic):
+                await self._backend.unwatch(topic)
 
     async def _drop(self, delivery: Delivery) -> None:
+        """Remove a socket from every topic; each topic's failure is logged, not raised."""
         self._forget(delivery)
         delivery.stop()
-        for change in self._registry.remove_all(delivery):
-            await self._apply(change)
+        async with delivery.membership:  # after a subscribe in progress has joined
+            for change in self._registry.remove_all(delivery):
+                try:
+                    await self._apply(change)
+                except Exception:
+                    logger.exception(
+                        "leaving %r failed (the backend's own cleanup will remove the entry)",
+                        change.subscription.topic,
+                    )
 
     def _forget(self, delivery: Delivery) -> None:
         if self._deliveries.get(delivery.ws) is delivery:
@@ -384,3 +418,8 @@ class _Sink:
         hub = self._hub
         if members and not hub._closed:
             hub._spawn(hub._notify(PresenceChange(topic, left=tuple(members))))
+
+    def presence_restored(self, topic: str, members: list[str]) -> None:
+        hub = self._hub
+        if members and not hub._closed:
+            hub._spawn(hub._notify(PresenceChange(topic, joined=tuple(members))))

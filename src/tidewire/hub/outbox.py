@@ -59,7 +59,7 @@ _QUEUED = PushResult(True)
 
 
 class Outbox(Generic[ItemT]):
-    """A FIFO of at most ``max_messages`` items and ``max_bytes`` bytes.
+    """A FIFO of at most ``max_messages`` items and ``max_bytes`` bytes (or one larger item).
 
     The caller must:
 
@@ -97,23 +97,26 @@ class Outbox(Generic[ItemT]):
         return self._closed
 
     def push(self, item: ItemT) -> PushResult:
-        """Queue ``item``, applying the policy if the limits would be exceeded."""
+        """Queue ``item``, applying the policy if the limits would be exceeded.
+
+        An empty outbox takes any one item, however large: the byte bound is then
+        that one item, and a message bigger than ``max_bytes`` is still delivered
+        to a subscriber that keeps up.
+        """
         if self._closed:
             return PushResult(False, 1, True)
         size = item.size
-        if len(self._items) < self.max_messages and self._bytes + size <= self.max_bytes:
-            self._items.append(item)
+        items = self._items
+        if not items or (len(items) < self.max_messages and self._bytes + size <= self.max_bytes):
+            items.append(item)
             self._bytes += size
             return _QUEUED
         if self.policy is SlowPolicy.CLOSE:
-            dropped = len(self._items) + 1
+            dropped = len(items) + 1
             self.clear()
             self._closed = True
             return PushResult(False, dropped, True)
-        if size > self.max_bytes:
-            return PushResult(False, 1)  # could never fit: drop it, keep the older ones
         dropped = 0
-        items = self._items
         while items and (len(items) >= self.max_messages or self._bytes + size > self.max_bytes):
             self._bytes -= items.popleft().size
             dropped += 1

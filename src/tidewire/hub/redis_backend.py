@@ -6,7 +6,10 @@ entries die with their process (see :mod:`tidewire.hub.redis_layout` for the key
 layout and the liveness rule). Needs redis-py (``pip install tidewire[redis]``).
 
 Pub/sub delivers at most once: a process that loses its Redis connection misses
-what was published until it has reconnected (redis-py subscribes again by itself).
+what was published until it has reconnected. The backend notices a broken or
+silent pub/sub connection itself (a PING unanswered within ``ping_timeout``),
+reconnects it, and redis-py's connect callback then subscribes again to the
+watched channels.
 """
 
 from __future__ import annotations
@@ -55,6 +58,16 @@ class RedisBackend:
       process' entries; every process of an app must use the same TTL.
     - ``node_id``: this process' id in presence entries (random by default).
     - ``watch_timeout``: seconds to wait for Redis to confirm a subscription.
+    - ``ping_interval``/``ping_timeout``: the pub/sub connection is pinged after
+      ``ping_interval`` seconds of silence (5 s) and reconnected when no answer
+      came within ``ping_timeout`` (5 s): a half-open connection costs at most
+      their sum of missed messages.
+    - ``socket_timeout``: seconds a command may wait for Redis (5 s), for the
+      client made from ``url`` (with TCP keep-alive); a ``client`` keeps its own.
+
+    If this process stalls longer than ``presence_ttl`` (others then report its
+    members gone), the next heartbeat writes its entries back through the join
+    script and reports the names that came back as joins.
     """
 
     def __init__(
@@ -67,9 +80,14 @@ class RedisBackend:
         heartbeat: float | None = None,
         node_id: str | None = None,
         watch_timeout: float = 5.0,
+        ping_interval: float = 5.0,
+        ping_timeout: float = 5.0,
+        socket_timeout: float = 5.0,
     ) -> None:
         if presence_ttl <= 0:
             raise ValueError("presence_ttl must be positive")
+        if ping_interval <= 0 or ping_timeout <= 0 or socket_timeout <= 0:
+            raise ValueError("ping_interval, ping_timeout and socket_timeout must be positive")
         self._url = url
         self._client: Redis | None = client
         self._own_client = client is None
@@ -80,6 +98,9 @@ class RedisBackend:
         self.node_id = node_id or uuid.uuid4().hex[:16]
         entry_field(self.node_id, "")  # validates the id
         self._watch_timeout = watch_timeout
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._socket_timeout = socket_timeout
         self._sink: BackendSink | None = None
         self._pubsub: PubSub | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -87,6 +108,7 @@ class RedisBackend:
         self._watch_lock = asyncio.Lock()
         self._confirmations: dict[bytes, asyncio.Future[None]] = {}
         self._entries: dict[str, dict[str, str]] = {}  # topic -> field -> member (ours)
+        self._written: set[str] = set()  # topics whose hash may hold fields of ours
         self._join_script: AsyncScript | None = None
         self._leave_script: AsyncScript | None = None
 
@@ -103,7 +125,12 @@ class RedisBackend:
         if self._client is None:
             from redis.asyncio import Redis
 
-            self._client = Redis.from_url(self._url)
+            self._client = Redis.from_url(
+                self._url,
+                socket_timeout=self._socket_timeout,
+                socket_connect_timeout=self._socket_timeout,
+                socket_keepalive=True,
+            )
         client = self._client
         if client.connection_pool.connection_kwargs.get("decode_responses"):
             raise ValueError("the Redis client must be made with decode_responses=False")
@@ -140,6 +167,7 @@ class RedisBackend:
             pipe.delete(self.layout.node_key(self.node_id))
             await pipe.execute()
         self._entries.clear()
+        self._written.clear()
         self._watched.clear()
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
@@ -178,22 +206,57 @@ class RedisBackend:
             await self._pubsub.unsubscribe(self.layout.channel(topic))
 
     async def _listen(self) -> None:
-        """Read the pub/sub connection forever; reconnect with backoff on errors."""
-        assert self._pubsub is not None
+        """Read the pub/sub connection forever; reconnect with backoff when it fails."""
+        pubsub = self._pubsub
+        assert pubsub is not None
         delay = 0.1
         while True:
             try:
-                message = await self._pubsub.get_message(timeout=None)
+                await self._read(pubsub)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                logger.warning("Redis pub/sub read failed (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _MAX_RETRY_DELAY)
+                logger.warning(
+                    "Redis pub/sub connection lost (%s); reconnecting in %.1fs", exc, delay
+                )
+            if pubsub.connection is not None:
+                with contextlib.suppress(Exception):
+                    await pubsub.connection.disconnect()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _MAX_RETRY_DELAY)
+            try:
+                await pubsub.connect()  # type: ignore[no-untyped-call]  # subscribes again
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("Redis pub/sub reconnect failed: %s", exc)
                 continue
             delay = 0.1
+
+    async def _read(self, pubsub: PubSub) -> None:
+        """Dispatch messages until the connection fails or a PING goes unanswered.
+
+        Never waits without a deadline: after ``ping_interval`` seconds of silence
+        it sends a PING, and raises :class:`ConnectionError` when nothing at all
+        came back within ``ping_timeout`` (a half-open TCP connection).
+        """
+        loop = asyncio.get_running_loop()
+        heard = loop.time()
+        pinged: float | None = None
+        poll = min(self._ping_interval, self._ping_timeout) / 4
+        while True:
+            message = await pubsub.get_message(timeout=poll)
+            now = loop.time()
             if message is not None:
+                heard, pinged = now, None
                 await self._dispatch(message)
+                continue
+            if pinged is not None:
+                if now - pinged > self._ping_timeout:
+                    raise ConnectionError(f"no answer to PING within {self._ping_timeout}s")
+            elif now - heard >= self._ping_interval:
+                await pubsub.ping()
+                pinged = now
 
     async def _dispatch(self, message: dict[str, Any]) -> None:
         kind, channel = message["type"], message["channel"]
@@ -217,6 +280,7 @@ class RedisBackend:
         await self._snapshot([topic])  # prune the dead first: they must not hide a join
         field = entry_field(self.node_id, entry)
         self._entries.setdefault(topic, {})[field] = member
+        self._written.add(topic)
         assert self._join_script is not None
         key = self.layout.presence_key(topic)
         return bool(await self._join_script(keys=[key], args=[field, member, self._ttl_ms]))
@@ -238,8 +302,10 @@ class RedisBackend:
     async def _snapshot(self, topics: list[str]) -> dict[str, PresenceEntries]:
         """Live presence of ``topics``; deletes dead processes' entries on the way.
 
-        Names that vanished because this call deleted their last entry are
-        reported to the hub (exactly one process deletes a given entry).
+        Entries of this process that it no longer holds (a leave that failed, or
+        that raced with a join) are deleted too. Names that vanished because this
+        call deleted their last entry are reported to the hub (exactly one call
+        deletes a given entry).
         """
         client, layout = self.client, self.layout
         pipe = client.pipeline(transaction=False)
@@ -261,10 +327,12 @@ class RedisBackend:
                 pipe.exists(layout.node_key(node))
             found = await pipe.execute()
             alive.update(node for node, exists in zip(nodes, found, strict=True) if exists)
-        snapshots = {
-            topic: PresenceEntries.split(table, alive)
-            for topic, table in zip(topics, tables, strict=True)
-        }
+        mine = f"{self.node_id}/"
+        snapshots: dict[str, PresenceEntries] = {}
+        for topic, table in zip(topics, tables, strict=True):
+            held = self._entries.get(topic, {})
+            retired = [field for field in table if field.startswith(mine) and field not in held]
+            snapshots[topic] = PresenceEntries.split(table, alive, retired)
         dead = [(topic, field) for topic, snap in snapshots.items() for field in snap.dead]
         if dead:
             pipe = client.pipeline(transaction=False)
@@ -281,24 +349,63 @@ class RedisBackend:
         return snapshots
 
     async def _beat(self) -> None:
-        """Prove this process alive and re-assert its entries (they survive a Redis flush)."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.set(self.layout.node_key(self.node_id), b"1", px=self._ttl_ms)
-        for topic, entries in self._entries.items():
-            key = self.layout.presence_key(topic)
-            mapping: dict[Any, Any] = dict(entries)
+        """Prove this process alive and re-assert its entries (they survive a Redis flush).
+
+        When the node key had expired (a stall longer than the TTL, or a flush),
+        other processes may have reported this process' members gone: the entries
+        are then written back through the join script, and the names that were
+        missing are reported as joins.
+        """
+        client, layout = self.client, self.layout
+        previous = await client.set(layout.node_key(self.node_id), b"1", px=self._ttl_ms, get=True)
+        entries = [
+            (topic, field, member)
+            for topic, fields in self._entries.items()
+            for field, member in fields.items()
+        ]
+        if not entries:
+            return
+        if previous is None:
+            await self._rejoin(entries)
+            return
+        pipe = client.pipeline(transaction=False)
+        for topic, fields in self._entries.items():
+            key = layout.presence_key(topic)
+            mapping: dict[Any, Any] = dict(fields)
             pipe.hset(key, mapping=mapping)
             pipe.pexpire(key, self._ttl_ms)
         await pipe.execute()
+
+    async def _rejoin(self, entries: list[tuple[str, str, str]]) -> None:
+        assert self._join_script is not None
+        pipe = self.client.pipeline(transaction=False)
+        for topic, field, member in entries:
+            key = self.layout.presence_key(topic)
+            await self._join_script(keys=[key], args=[field, member, self._ttl_ms], client=pipe)
+        back: dict[str, set[str]] = {}
+        for (topic, _, member), new in zip(entries, await pipe.execute(), strict=True):
+            if new:
+                back.setdefault(topic, set()).add(member)
+        for topic, members in back.items():
+            logger.warning("presence in %r had expired; %d name(s) restored", topic, len(members))
+            if self._sink is not None:
+                self._sink.presence_restored(topic, sorted(members))
 
     async def _heartbeat(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
             try:
                 await self._beat()
-                topics = sorted(self._watched | set(self._entries))
+                topics = sorted(self._watched | self._written | set(self._entries))
                 if topics:
-                    await self._snapshot(topics)  # prunes the dead, reports who left
+                    snapshots = await self._snapshot(topics)  # prunes the dead, reports who left
+                    mine = f"{self.node_id}/"
+                    self._written -= {
+                        topic
+                        for topic, snap in snapshots.items()
+                        if topic not in self._entries
+                        and not any(field.startswith(mine) for field in snap.live)
+                    }
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

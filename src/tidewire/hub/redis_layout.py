@@ -129,13 +129,23 @@ class PresenceEntries:
     dead: Mapping[str, str]
 
     @classmethod
-    def split(cls, entries: Mapping[str, str], alive_nodes: Iterable[str]) -> PresenceEntries:
-        """Split ``entries`` (field -> member) by whether the field's node is alive."""
+    def split(
+        cls,
+        entries: Mapping[str, str],
+        alive_nodes: Iterable[str],
+        retired: Iterable[str] = (),
+    ) -> PresenceEntries:
+        """Split ``entries`` (field -> member) by whether the field's node is alive.
+
+        ``retired`` fields count as dead whatever their node: a live node's
+        entries that it no longer holds (a leave that failed or lost a race).
+        """
         alive = set(alive_nodes)
+        gone = set(retired)
         live: dict[str, str] = {}
         dead: dict[str, str] = {}
         for field, member in entries.items():
-            (live if node_of(field) in alive else dead)[field] = member
+            (live if node_of(field) in alive and field not in gone else dead)[field] = member
         return cls(live, dead)
 
     @staticmethod

@@ -8,7 +8,7 @@ delivery object), so tests need no sockets. The hub keeps one
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -107,16 +107,18 @@ class TopicRegistry(Generic[SubT]):
         return TopicChange(subscription, False, edge)
 
     def subscribers(self, topic: str) -> tuple[SubT, ...]:
-        """The subscribers of ``topic`` (a snapshot, cached until the topic changes)."""
+        """The subscribers of ``topic`` (a snapshot, cached until the topic changes).
+
+        Only topics with subscribers are cached: publishing to any number of
+        empty topics costs no memory.
+        """
         fanout = self._fanout.get(topic)
         if fanout is None:
-            fanout = tuple(self._by_topic.get(topic, ()))
-            self._fanout[topic] = fanout
+            subscribers = self._by_topic.get(topic)
+            if subscribers is None:
+                return ()
+            fanout = self._fanout[topic] = tuple(subscribers)
         return fanout
-
-    def subscriptions(self, topic: str) -> list[Subscription[SubT]]:
-        """The subscriptions of ``topic``."""
-        return list(self._by_topic.get(topic, {}).values())
 
     def subscriptions_of(self, subscriber: SubT) -> list[Subscription[SubT]]:
         """The subscriptions of ``subscriber``."""
@@ -125,10 +127,6 @@ class TopicRegistry(Generic[SubT]):
     def topics(self) -> list[str]:
         """Topics with at least one subscriber."""
         return list(self._by_topic)
-
-    def all_subscribers(self) -> Iterator[SubT]:
-        """Every subscriber with at least one subscription."""
-        return iter(list(self._by_subscriber))
 
     def __contains__(self, subscriber: object) -> bool:
         return subscriber in self._by_subscriber
