@@ -323,12 +323,18 @@ class HTTPProtocol(asyncio.Protocol):
     def _make_body_stream(self, head: RequestHead) -> BodyStream:
         return BodyStream(
             high_water=self._config.read_buffer_limit,
-            pause_reading=lambda: self._pause_reading(_PAUSE_BODY),
-            resume_reading=lambda: self._resume_reading(_PAUSE_BODY),
+            pause_reading=self._pause_body,
+            resume_reading=self._resume_body,
             on_first_read=self._send_continue if _expects_continue(head) else None,
             timeout=self._config.body_timeout,
             timeout_error=_body_timeout_error,
         )
+
+    def _pause_body(self) -> None:
+        self._pause_reading(_PAUSE_BODY)
+
+    def _resume_body(self) -> None:
+        self._resume_reading(_PAUSE_BODY)
 
     def _send_continue(self) -> None:
         transport = self.transport
@@ -409,7 +415,10 @@ class HTTPProtocol(asyncio.Protocol):
         """Run the handler for ``request`` and send what it produced. Never raises."""
         self._current = request
         self._response_started = False
-        started = self._loop.time()
+        logger = self._access_logger
+        if logger is not None and not logger.enabled:
+            logger = None
+        started = self._loop.time() if logger is not None else 0.0
         response: StreamResponse | None = None
         try:
             try:
@@ -435,8 +444,7 @@ class HTTPProtocol(asyncio.Protocol):
             self._current = None
         if response is not None and response.keep_alive is False:
             request.keep_alive = False
-        logger = self._access_logger
-        if logger is not None and response is not None and logger.enabled:
+        if logger is not None and response is not None:
             logger.log(request, response, self._loop.time() - started)
 
     def _answer_failure(

@@ -27,7 +27,7 @@ from wsproto.extensions import Extension
 from wsproto.utilities import LocalProtocolError
 
 from ..http.flow import WriteFlow
-from .assembler import MessageAssembler, MessageTooBig
+from .assembler import MessageAssembler
 from .deflate import PerMessageDeflate
 from .messages import (
     CLOSED_MESSAGE,
@@ -69,12 +69,17 @@ class WebSocketConnection:
         heartbeat: float | None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        extensions: list[Extension] = [DeclaredSizeGuard(max_msg_size)] if max_msg_size else []
+        # One extension per connection: the deflate extension is a size guard too.
+        extensions: list[Extension] = []
         if extension is not None:
             extensions.append(extension)
+        elif max_msg_size:
+            extensions.append(DeclaredSizeGuard(max_msg_size))
         self._ws = wsconn.Connection(ConnectionType.SERVER, extensions)
         self._extension = extension
-        self._assembler = MessageAssembler(max_msg_size)
+        # The extension enforces the size limit exactly (declared lengths, and inflated
+        # bytes when compressed); the assembler need not count bytes again.
+        self._assembler = MessageAssembler(0)
         self._max_queue = max_queue
         self._autoping = autoping
         self._autoclose = autoclose
@@ -189,10 +194,7 @@ class WebSocketConnection:
         for event in ws.events():
             kind = type(event)
             if kind is TextMessage or kind is BytesMessage:
-                try:
-                    message = self._assembler.add(event)  # type: ignore[arg-type]
-                except MessageTooBig as exc:
-                    return self._fail(WSCloseCode.MESSAGE_TOO_BIG, str(exc))
+                message = self._assembler.add(event)  # type: ignore[arg-type]
                 if message is not None and not self._closing:
                     return message
             elif kind is Ping:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-from wsproto.extensions import Extension
 from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opcode, RsvBits
 
 __all__ = ["DeflateOptions", "DeflateParams", "PerMessageDeflate", "negotiate_deflate"]
 
+from .sizeguard import DeclaredSizeGuard
+
 _EMPTY_BLOCK_TAIL = b"\x00\x00\xff\xff"  # RFC 7692 section 7.2.1
+_NO_BITS = RsvBits(False, False, False)
+_RSV1 = RsvBits(True, False, False)
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ def negotiate_deflate(
     return None
 
 
-class PerMessageDeflate(Extension):
+class PerMessageDeflate(DeclaredSizeGuard):
     """Server side of an agreed permessage-deflate, plugged into wsproto's ``Connection``.
 
     ``max_message_size`` (0: none) bounds every inflated message. The caller may
@@ -150,9 +153,9 @@ class PerMessageDeflate(Extension):
     def __init__(
         self, params: DeflateParams, options: DeflateOptions, max_message_size: int
     ) -> None:
+        super().__init__(max_message_size)
         self.params = params
         self._options = options
-        self._max_size = max_message_size
         self._compressor: zlib._Compress | None = None
         self._decompressor: zlib._Decompress | None = None
         self._inbound_compressed = False
@@ -160,12 +163,6 @@ class PerMessageDeflate(Extension):
         self._inflated = 0
         self._outbound_compressed = False
         self.compress_next = True
-
-    def enabled(self) -> bool:
-        return True
-
-    def offer(self) -> bool | str:
-        return False  # a server never offers
 
     # inbound ------------------------------------------------------------------------
 
@@ -177,12 +174,18 @@ class PerMessageDeflate(Extension):
         payload_length: int,
     ) -> CloseReason | RsvBits:
         self._inbound_control = opcode.iscontrol()
-        if self._inbound_control or opcode is Opcode.CONTINUATION:
+        if self._inbound_control:
+            return CloseReason.PROTOCOL_ERROR if rsv.rsv1 else _NO_BITS
+        starts_message = opcode is not Opcode.CONTINUATION
+        if not starts_message and rsv.rsv1:
             # RSV1 marks only the first frame of a data message (RFC 7692 section 6).
-            return CloseReason.PROTOCOL_ERROR if rsv.rsv1 else RsvBits(False, False, False)
-        self._inbound_compressed = rsv.rsv1
-        self._inflated = 0
-        return RsvBits(True, False, False)
+            return CloseReason.PROTOCOL_ERROR
+        if starts_message:
+            self._inbound_compressed = rsv.rsv1
+            self._inflated = 0
+        if self.declared_too_big(starts_message, self._inbound_compressed, payload_length):
+            return CloseReason.MESSAGE_TOO_BIG
+        return _RSV1 if starts_message else _NO_BITS
 
     def frame_inbound_payload_data(
         self, proto: FrameDecoder | FrameProtocol, data: bytes

@@ -161,7 +161,6 @@ class WebSocketResponse(StreamResponse):
             close_timeout=self._close_timeout,
             heartbeat=self._heartbeat,
         )
-        request.keep_alive = True  # the 101 must not say "Connection: close"
         await super().prepare(request)
         self._conn = conn
         self._ws_protocol = protocol

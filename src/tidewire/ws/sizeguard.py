@@ -16,8 +16,10 @@ class DeclaredSizeGuard(Extension):
     It sums the payload lengths the headers of an uncompressed message declare
     and fails the connection with 1009 as soon as the sum passes ``max_size``, so
     a peer announcing a terabyte frame is refused at its header rather than after
-    ``max_size`` bytes of payload. (A compressed message's wire size says nothing
-    of its inflated size; :class:`~tidewire.ws.deflate.PerMessageDeflate` bounds that.)
+    ``max_size`` bytes of payload (0: no limit). A compressed message's wire size
+    says nothing of its inflated size: :class:`~tidewire.ws.deflate.PerMessageDeflate`,
+    which subclasses this guard so that a compressed connection needs one extension
+    only, bounds that.
     """
 
     name = "tidewire-declared-size-guard"
@@ -33,6 +35,19 @@ class DeclaredSizeGuard(Extension):
     def offer(self) -> bool | str:
         return False
 
+    def declared_too_big(self, starts_message: bool, compressed: bool, payload_length: int) -> bool:
+        """Count a data frame's declared length; True once the message passes the limit.
+
+        ``starts_message`` is true for a TEXT/BINARY frame (not a continuation);
+        compressed messages are not counted here.
+        """
+        if starts_message:
+            self._declared = 0
+        if compressed or not self._max_size:
+            return False
+        self._declared += payload_length
+        return self._declared > self._max_size
+
     def frame_inbound_header(
         self,
         proto: FrameDecoder | FrameProtocol,
@@ -42,11 +57,9 @@ class DeclaredSizeGuard(Extension):
     ) -> CloseReason | RsvBits:
         if opcode.iscontrol():
             return _NO_BITS
-        if opcode is not Opcode.CONTINUATION:
+        starts_message = opcode is not Opcode.CONTINUATION
+        if starts_message:
             self._compressed = rsv.rsv1
-            self._declared = 0
-        if not self._compressed:
-            self._declared += payload_length
-            if self._declared > self._max_size:
-                return CloseReason.MESSAGE_TOO_BIG
+        if self.declared_too_big(starts_message, self._compressed, payload_length):
+            return CloseReason.MESSAGE_TOO_BIG
         return _NO_BITS
