@@ -24,7 +24,7 @@ from .accesslog import AccessLogger
 from .config import ServerConfig
 from .deadline import Deadline
 from .exceptions import HTTPException, HTTPRequestTimeout, exception_for_status
-from .flow import WriteFlow
+from ..flow import WriteFlow
 from .parser import BadRequest, RequestHead, RequestReader
 from .request import BaseRequest
 from .response import Response, StreamResponse

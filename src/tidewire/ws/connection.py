@@ -26,7 +26,7 @@ from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessag
 from wsproto.extensions import Extension
 from wsproto.utilities import LocalProtocolError
 
-from ..http.flow import WriteFlow
+from ..flow import WriteFlow
 from .assembler import MessageAssembler
 from .deflate import PerMessageDeflate
 from .messages import (
