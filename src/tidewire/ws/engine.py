@@ -95,10 +95,13 @@ class FrameError(Exception):
 class FrameEngine(Protocol):
     """Parses and builds frames for one side of one connection.
 
-    Construct it with ``(side, deflate, max_message_size)``: ``deflate`` is the
-    agreed :class:`~tidewire.ws.deflate.DeflateParams` (with its options) or
-    ``None``; ``max_message_size`` bounds a message's payload after inflation
-    (0: no bound).
+    Construct it as ``Engine(side, codec, max_message_size)``: ``codec`` is the
+    ``(MessageInflater, MessageDeflater)`` pair from
+    :func:`tidewire.ws.compression.codec_for` when permessage-deflate was agreed,
+    else ``None``; ``max_message_size`` bounds a message's payload, after
+    inflation when compressed (0: no bound). Compressed messages are inflated
+    through the codec, which enforces that bound; the engine enforces it for
+    uncompressed ones from the declared frame lengths.
     """
 
     def receive_data(self, data: bytes) -> None:
