@@ -129,9 +129,12 @@ class WebSocketResponse(StreamResponse):
     async def prepare(self, request: BaseRequest) -> None:
         """Complete the opening handshake with 101 and take over the connection.
 
-        Raises :class:`HTTPBadRequest` (400) for a malformed upgrade,
-        :class:`HTTPUpgradeRequired` (426) for another WebSocket version and
-        :class:`HTTPForbidden` (403) for a refused origin; the server sends them.
+        Raises :class:`HTTPBadRequest` (400) for a malformed upgrade or one that
+        carries a body (``Content-Length`` above 0 or ``Transfer-Encoding``: the
+        bytes after the head are frames), :class:`HTTPUpgradeRequired` (426) for
+        another WebSocket version and :class:`HTTPForbidden` (403) for a refused
+        origin; the server sends them. The answer is 101 whatever
+        :meth:`set_status` said before.
         """
         if self._conn is not None:
             return
@@ -213,7 +216,7 @@ class WebSocketResponse(StreamResponse):
 
     @property
     def write_buffer_size(self) -> int:
-        """Bytes waiting in the transport to be sent to the peer."""
+        """Bytes queued (by us or the transport) and not yet sent to the peer."""
         return self._conn.write_buffer_size if self._conn is not None else 0
 
     # receiving ----------------------------------------------------------------------
