@@ -85,24 +85,24 @@ class Server:
 
     # ConnectionRegistry -------------------------------------------------------------
 
-    def connection_made(self, connection: HTTPProtocol) -> None:
-        """Track ``connection`` (called by the protocol)."""
-        self._connections.add(connection)
-        if self.tcp_keepalive and connection.transport is not None:
-            sock = connection.transport.get_extra_info("socket")
+    def connection_made(self, protocol: HTTPProtocol) -> None:
+        """Track ``protocol``'s connection (called by the protocol)."""
+        self._connections.add(protocol)
+        if self.tcp_keepalive and protocol.transport is not None:
+            sock = protocol.transport.get_extra_info("socket")
             if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         if self._shutting_down:
-            connection.begin_shutdown()
+            protocol.begin_shutdown()
 
     def task_started(self, task: asyncio.Task[None]) -> None:
         """Track a connection's handler task until it ends (called by the protocol)."""
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def connection_lost(self, connection: HTTPProtocol) -> None:
-        """Forget ``connection`` (called by the protocol)."""
-        self._connections.discard(connection)
+    def connection_lost(self, protocol: HTTPProtocol) -> None:
+        """Forget ``protocol``'s connection (called by the protocol, once)."""
+        self._connections.discard(protocol)
         all_closed = self._all_closed
         if not self._connections and all_closed is not None and not all_closed.done():
             all_closed.set_result(None)
@@ -122,8 +122,8 @@ class Server:
             timeout = self.config.shutdown_timeout
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        for connection in list(self._connections):
-            connection.begin_shutdown()
+        for protocol in list(self._connections):
+            protocol.begin_shutdown()
         if self._connections:
             self._all_closed = loop.create_future()
             try:
@@ -138,8 +138,8 @@ class Server:
         if running:
             _, running_set = await asyncio.wait(running, timeout=max(0.0, deadline - loop.time()))
             running = list(running_set)
-        for connection in list(self._connections):
-            connection.abort()
+        for protocol in list(self._connections):
+            protocol.abort()
         for task in running:
             task.cancel()
         if running:

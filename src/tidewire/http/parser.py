@@ -118,29 +118,34 @@ class RequestSink(Protocol):
     def on_message_complete(self) -> None:
         """The current request's body is complete."""
 
-    def on_message_begin(self) -> None:
-        """The first byte of a new request arrived."""
-
 
 class RequestReader:
     """Turns bytes into :class:`RequestSink` calls, enforcing the head limits.
 
     The caller must pass every received byte to :meth:`feed` in order. When
     :meth:`feed` raises :class:`BadRequest` the caller must answer with its status
-    and close the connection. When it returns bytes, the request just parsed was
-    an upgrade: the returned bytes belong to the new protocol and the reader must
-    not be fed again.
+    and close the connection. When it returns bytes, the request just parsed is
+    an upgrade without a body: the returned bytes follow its head, and the
+    caller must either give them to the new protocol (and never feed the reader
+    again) or, when the upgrade is declined, feed them back as HTTP.
+
+    An upgrade request *with* a body is read like any other request, body
+    included: it cannot be handed over (its body's end is where a smuggled
+    request would start), so the bytes after it are HTTP.
     """
 
     __slots__ = (
         "_config",
+        "_continuing",
         "_fed_in_head",
         "_feeding",
         "_head_bytes",
         "_headers",
         "_in_head",
+        "_last_head",
         "_parser",
         "_sink",
+        "_skip_complete",
         "_url",
     )
 
@@ -154,6 +159,9 @@ class RequestReader:
         self._head_bytes = 0
         self._fed_in_head = 0
         self._feeding = 0
+        self._continuing = False
+        self._skip_complete = False
+        self._last_head: RequestHead | None = None
 
     @property
     def in_head(self) -> bool:
@@ -166,7 +174,12 @@ class RequestReader:
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
-            return data[upgrade.args[0] :]
+            tail = data[upgrade.args[0] :]
+            head = self._last_head
+            if head is None or not head.has_body:
+                return tail
+            self._read_upgrade_body(head)
+            return self.feed(tail) if tail else None
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
             if isinstance(cause, BadRequest):
@@ -181,9 +194,30 @@ class RequestReader:
                 raise BadRequest(431, "Request header section too large")
         return None
 
+    def _read_upgrade_body(self, head: RequestHead) -> None:
+        """Make the parser read the body of an upgrade request it skipped.
+
+        httptools tells llhttp to skip the body of any upgrade request and stops
+        after the head. A fresh parser is primed with a head that frames the same
+        body (which the sink never sees) and parses the body and what follows.
+        """
+        self._parser = httptools.HttpRequestParser(self)
+        framing = (
+            b"Transfer-Encoding: chunked"
+            if head.chunked
+            else b"Content-Length: %d" % (head.content_length or 0)
+        )
+        self._continuing = True
+        try:
+            self._parser.feed_data(b"POST / HTTP/1.1\r\n" + framing + b"\r\n\r\n")
+        finally:
+            self._continuing = False
+
     # httptools callbacks ---------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        if self._continuing:
+            return
         self._in_head = True
         self._head_bytes = 0
         # This read's head bytes are counted exactly by on_url/on_header; later
@@ -191,15 +225,18 @@ class RequestReader:
         self._fed_in_head = -self._feeding
         self._url = b""
         self._headers = []
-        self._sink.on_message_begin()
 
     def on_url(self, url: bytes) -> None:
+        if self._continuing:
+            return
         self._url += url
         if len(self._url) > self._config.max_line_size:
             raise BadRequest(414, "Request line too long")
         self._head_bytes += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._continuing:
+            return
         config = self._config
         if len(name) > config.max_field_size or len(value) > config.max_field_size:
             raise BadRequest(431, "Request header field too large")
@@ -214,6 +251,8 @@ class RequestReader:
             raise BadRequest(431, "Request header section too large")
 
     def on_headers_complete(self) -> None:
+        if self._continuing:
+            return
         parser = self._parser
         self._in_head = False
         raw = tuple(self._headers)
@@ -222,13 +261,12 @@ class RequestReader:
         version = parser.get_http_version()
         http_version = _VERSIONS.get(version)
         if http_version is None:
+            if version < "1":
+                # llhttp reads a request line without a version (HTTP/0.9's) as 0.9:
+                # malformed for us (RFC 9112 section 3), a client error, not a 505.
+                raise BadRequest(400, "Request line without a valid HTTP version")
             raise BadRequest(505, f"HTTP/{version} is not supported")
         chunked = _check_semantics(http_version, headers)
-        upgrade = parser.should_upgrade()
-        if upgrade and (chunked or length not in (None, "0")):
-            # llhttp hands the bytes after an upgrade head to the new protocol, so a body
-            # here would be lost or read as that protocol's data.
-            raise BadRequest(400, "An upgrade request must not carry a body")
         head = RequestHead(
             parser.get_method().decode("ascii"),
             self._url.decode("utf-8", "surrogateescape"),
@@ -236,17 +274,23 @@ class RequestReader:
             CIMultiDictProxy(headers),
             raw,
             parser.should_keep_alive(),
-            upgrade,
+            parser.should_upgrade(),
             chunked,
             int(length) if length is not None else None,
         )
         self._headers = []
+        self._last_head = head
+        # llhttp ends an upgrade request at its head; one with a body is not over yet.
+        self._skip_complete = head.upgrade and head.has_body
         self._sink.on_head(head)
 
     def on_body(self, body: bytes) -> None:
         self._sink.on_body(body)
 
     def on_message_complete(self) -> None:
+        if self._skip_complete:
+            self._skip_complete = False
+            return
         self._sink.on_message_complete()
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any, cast
 
 from wsproto import ConnectionType
@@ -101,6 +102,7 @@ class WebSocketConnection:
         self._heartbeat = heartbeat
         self._heartbeat_timer: asyncio.TimerHandle | None = None
         self._awaiting_pong = False
+        self._on_lost: Callable[[], None] | None = None
 
     # state ------------------------------------------------------------------------
 
@@ -122,6 +124,10 @@ class WebSocketConnection:
         return queued + self._out_size
 
     # transport events (forwarded by the HTTP protocol) -------------------------------
+
+    def on_connection_lost(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once, at the end of :meth:`connection_lost` (hand-over contract)."""
+        self._on_lost = callback
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, so no isinstance here.
@@ -166,6 +172,9 @@ class WebSocketConnection:
         if close_waiter is not None and not close_waiter.done():
             close_waiter.set_result(None)
         self._write_flow.fail()
+        on_lost, self._on_lost = self._on_lost, None
+        if on_lost is not None:
+            on_lost()
 
     def pause_writing(self) -> None:
         self._write_flow.pause()

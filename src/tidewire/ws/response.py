@@ -134,6 +134,9 @@ class WebSocketResponse(StreamResponse):
         """
         if self._conn is not None:
             return
+        if request.body_exists:
+            # Only a request without a body can be handed over (see BaseRequest.hand_over).
+            raise HTTPBadRequest(text="A WebSocket handshake must not carry a body")
         try:
             key, protocol = self._check(request)
         except HandshakeError as exc:
@@ -165,7 +168,7 @@ class WebSocketResponse(StreamResponse):
         self._conn = conn
         self._ws_protocol = protocol
         self._compressed = extension is not None
-        request.protocol.hand_over(conn)
+        request.hand_over(conn)
 
     def _connection(self) -> WebSocketConnection:
         if self._conn is None:
