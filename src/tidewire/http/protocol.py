@@ -397,6 +397,8 @@ class HTTPProtocol(asyncio.Protocol):
             if not response.prepared:
                 if channel.started:
                     raise RuntimeError("a response was already started for this request")
+                if request._content.failed:
+                    channel.closing = True  # the body cannot be read to its end: say so
                 await response.prepare(request)
             await response.write_eof()
             self._keep_alive = response.keep_alive is True
