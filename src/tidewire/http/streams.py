@@ -111,11 +111,6 @@ class BodyStream:
             if not waiter.done():
                 waiter.set_result(None)
 
-    @property
-    def waiting(self) -> bool:
-        """True while a reader waits for data."""
-        return self._waiter is not None
-
     # reading side (the handler) ----------------------------------------------------
 
     def at_eof(self) -> bool:
