@@ -768,7 +768,7 @@ async def test_body_stream_exception_wakes_a_waiting_reader() -> None:
     stream, _ = _stream()
     reader = asyncio.create_task(stream.read())
     await asyncio.sleep(0)
-    assert stream.waiting is True
+    assert not reader.done()  # it waits for data
     stream.set_exception(ConnectionResetError("gone"))
     with pytest.raises(ConnectionResetError):
         await reader

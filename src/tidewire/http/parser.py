@@ -57,10 +57,10 @@ class RequestHead:
     __slots__ = (
         "chunked",
         "content_length",
+        "has_body",
         "headers",
         "keep_alive",
         "method",
-        "raw_headers",
         "raw_path",
         "upgrade",
         "version",
@@ -72,7 +72,6 @@ class RequestHead:
         raw_path: str,
         version: HttpVersion,
         headers: CIMultiDictProxy[str],
-        raw_headers: tuple[tuple[bytes, bytes], ...],
         keep_alive: bool,
         upgrade: bool,
         chunked: bool,
@@ -82,16 +81,20 @@ class RequestHead:
         self.raw_path = raw_path
         self.version = version
         self.headers = headers
-        self.raw_headers = raw_headers
         self.keep_alive = keep_alive
         self.upgrade = upgrade
         self.chunked = chunked
         self.content_length = content_length
+        #: True when the request announced a body (RFC 9112 section 6.3).
+        self.has_body = chunked or bool(content_length)
 
     @property
-    def has_body(self) -> bool:
-        """True when the request announced a body (RFC 9112 section 6.3)."""
-        return self.chunked or bool(self.content_length)
+    def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        """The header fields as received (name case kept, surrounding whitespace not)."""
+        return tuple(
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in self.headers.items()
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RequestHead):
@@ -154,7 +157,7 @@ class RequestReader:
         self._config = config
         self._parser = httptools.HttpRequestParser(self)
         self._url = b""
-        self._headers: list[tuple[bytes, bytes]] = []
+        self._headers: CIMultiDict[str] = CIMultiDict()
         self._in_head = False
         self._head_bytes = 0
         self._fed_in_head = 0
@@ -224,7 +227,7 @@ class RequestReader:
         # reads are counted whole while the head is still incomplete.
         self._fed_in_head = -self._feeding
         self._url = b""
-        self._headers = []
+        self._headers = CIMultiDict()
 
     def on_url(self, url: bytes) -> None:
         if self._continuing:
@@ -243,7 +246,7 @@ class RequestReader:
         if value and (value[-1] in _OWS or value[0] in _OWS):
             value = value.strip(b" \t")  # optional whitespace is not part of the value
         headers = self._headers
-        headers.append((name, value))
+        headers.add(name.decode("latin-1"), value.decode("latin-1"))
         if len(headers) > config.max_headers:
             raise BadRequest(431, "Too many request header fields")
         self._head_bytes += len(name) + len(value) + 4
@@ -255,8 +258,7 @@ class RequestReader:
             return
         parser = self._parser
         self._in_head = False
-        raw = tuple(self._headers)
-        headers = CIMultiDict([(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw])
+        headers = self._headers
         length = headers.get("Content-Length")
         version = parser.get_http_version()
         http_version = _VERSIONS.get(version)
@@ -272,13 +274,11 @@ class RequestReader:
             self._url.decode("utf-8", "surrogateescape"),
             http_version,
             CIMultiDictProxy(headers),
-            raw,
             parser.should_keep_alive(),
             parser.should_upgrade(),
             chunked,
             int(length) if length is not None else None,
         )
-        self._headers = []
         self._last_head = head
         # llhttp ends an upgrade request at its head; one with a body is not over yet.
         self._skip_complete = head.upgrade and head.has_body

@@ -28,7 +28,7 @@ from .deadline import Deadline
 from .exceptions import HTTPException, HTTPInternalServerError, exception_for_status
 from .parser import BadRequest, RequestHead, RequestReader
 from .request import BaseRequest
-from .response import StreamResponse
+from .response import Response, StreamResponse
 from .streams import EMPTY_BODY, BodyStream
 
 __all__ = ["ConnectionRegistry", "HTTPProtocol", "Handler", "UpgradedProtocol"]
@@ -346,6 +346,8 @@ class HTTPProtocol(asyncio.Protocol):
         if not self._keep_alive or self._shutting_down:
             return False
         content = request._content
+        if content is EMPTY_BODY:
+            return True
         if content.is_eof():
             content.discard()
             return True
@@ -390,17 +392,15 @@ class HTTPProtocol(asyncio.Protocol):
                 response = await self._handler(request)
             except HTTPException as exc:
                 response = exc.to_response()
-            if isinstance(response, HTTPException):
-                response = response.to_response()
-            if not isinstance(response, StreamResponse):
-                raise TypeError(f"handler returned {type(response).__name__}, not a response")
-            if not response.prepared:
-                if channel.started:
-                    raise RuntimeError("a response was already started for this request")
+            if type(response) is Response and not channel.started and not response.prepared:
+                # The common case, without the two coroutines of prepare() and write_eof().
                 if request._content.failed:
                     channel.closing = True  # the body cannot be read to its end: say so
-                await response.prepare(request)
-            await response.write_eof()
+                response.send_to(channel, request._head)
+                if channel.writing_paused:
+                    await channel.drain()
+            else:
+                response = await self._finish(request, response)
             self._keep_alive = response.keep_alive is True
         except ConnectionResetError as exc:
             server_logger.debug("connection ended while handling %r: %r", request, exc)
@@ -420,6 +420,22 @@ class HTTPProtocol(asyncio.Protocol):
             self._current = None
         if logger is not None and response is not None:
             logger.log(request, response, self._loop.time() - started)
+
+    async def _finish(self, request: BaseRequest, response: object) -> StreamResponse:
+        """Send what a handler returned, unless it already did; the response sent."""
+        if isinstance(response, HTTPException):
+            response = response.to_response()
+        if not isinstance(response, StreamResponse):
+            raise TypeError(f"handler returned {type(response).__name__}, not a response")
+        if not response.prepared:
+            channel = self._channel
+            if channel.started:
+                raise RuntimeError("a response was already started for this request")
+            if request._content.failed:
+                channel.closing = True  # the body cannot be read to its end: say so
+            await response.prepare(request)
+        await response.write_eof()
+        return response
 
     def _answer_failure(
         self, request: BaseRequest, response: StreamResponse | None, exc: BaseException

@@ -49,7 +49,7 @@ class BaseRequest(MutableMapping[str, Any]):
         self._content = content
         self._channel = channel
         self._client_max_size = client_max_size
-        self._state: dict[str, Any] = {}
+        self._state: dict[str, Any] | None = None  # made on first use
         self._body: bytes | None = None
 
     # head ---------------------------------------------------------------------------
@@ -117,6 +117,15 @@ class BaseRequest(MutableMapping[str, Any]):
     @property
     def path(self) -> str:
         """The decoded path, without query string."""
+        raw = self._head.raw_path
+        if (
+            raw[:1] == "/"
+            and raw[1:2] != "/"
+            and "%" not in raw
+            and "?" not in raw
+            and "#" not in raw
+        ):
+            return raw  # nothing to decode or split off: what rel_url.path would give
         return self.rel_url.path
 
     @property
@@ -299,20 +308,26 @@ class BaseRequest(MutableMapping[str, Any]):
 
     # per-request state (MutableMapping) --------------------------------------------
 
+    def _items(self) -> dict[str, Any]:
+        state = self._state
+        if state is None:
+            state = self._state = {}
+        return state
+
     def __getitem__(self, key: str) -> Any:
-        return self._state[key]
+        return self._items()[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._state[key] = value
+        self._items()[key] = value
 
     def __delitem__(self, key: str) -> None:
-        del self._state[key]
+        del self._items()[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._state)
+        return iter(self._items())
 
     def __len__(self) -> int:
-        return len(self._state)
+        return len(self._state) if self._state is not None else 0
 
     def __bool__(self) -> bool:
         return True
