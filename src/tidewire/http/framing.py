@@ -68,7 +68,6 @@ def status_has_body(status: int) -> bool:
 
 
 def decide_framing(
-    *,
     status: int,
     head_request: bool,
     http11: bool,

@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterable, Mapping
 from http.cookies import Morsel, SimpleCookie
 from typing import TYPE_CHECKING, Any
 
-from multidict import CIMultiDict
+from http import HTTPStatus
+
+from multidict import CIMultiDict, istr
 
 from .channel import ResponseChannel
 from .framing import BodyFraming, decide_framing, status_has_body
@@ -32,6 +34,14 @@ _HTTP11 = HttpVersion(1, 1)
 _NONE, _LENGTH = BodyFraming.NONE, BodyFraming.LENGTH
 _CHUNKED, _CLOSE = BodyFraming.CHUNKED, BodyFraming.CLOSE
 _HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
+# Header names as istr: case-insensitive lookups then skip folding the name each time.
+_CONTENT_LENGTH = istr("Content-Length")
+_CONTENT_TYPE = istr("Content-Type")
+_TRANSFER_ENCODING = istr("Transfer-Encoding")
+_CONNECTION = istr("Connection")
+_DATE = istr("Date")
+_SERVER = istr("Server")
 
 
 def choose_coding(accept_encoding: str) -> str | None:
@@ -77,24 +87,27 @@ class StreamResponse:
     when the connection closes.
     """
 
+    # Defaults that most responses keep, as class attributes: an instance sets only
+    # what differs (a response is made per request).
+    _cookies: SimpleCookie | None = None
+    _chunked = False
+    _compression = False
+    _compression_force: str | None = None
+    _force_close = False
+    _keep_alive: bool | None = None
+    _channel: ResponseChannel | None = None
+    _compressor: Any = None
+    _framing = _NONE
+    _remaining: int | None = None
+    _eof_sent = False
+    _body_length = 0
+
     def __init__(
         self, *, status: int = 200, reason: str | None = None, headers: _HeadersArg = None
     ) -> None:
         self._status = status
-        self._reason = reason if reason is not None else reason_phrase(status)
+        self._reason = reason if reason is not None else _REASONS.get(status, "")
         self._headers: CIMultiDict[str] = CIMultiDict(headers) if headers else CIMultiDict()
-        self._cookies: SimpleCookie | None = None
-        self._chunked = False
-        self._compression: bool = False
-        self._compression_force: str | None = None
-        self._force_close = False
-        self._keep_alive: bool | None = None
-        self._channel: ResponseChannel | None = None
-        self._compressor: Any = None
-        self._framing = _NONE
-        self._remaining: int | None = None
-        self._eof_sent = False
-        self._body_length = 0
 
     # status and headers -----------------------------------------------------------
 
@@ -285,48 +298,49 @@ class StreamResponse:
         if self._compression and status_has_body(status):
             accept = request.headers.get("Accept-Encoding", "") if request is not None else ""
             body = self._start_compression(accept, body)
-        declared = headers.get("Content-Length")
+        declared = headers.get(_CONTENT_LENGTH)
         length = len(body) if body is not None else _parse_length(declared)
-        connection = headers.get("Connection")
+        connection = headers.get(_CONNECTION)
         framing = decide_framing(
-            status=status,
-            head_request=head_request,
-            http11=version >= _HTTP11,
-            keep_alive=keep_alive,
-            length=length,
-            chunked=self._chunked,
-            connection_close=connection is not None and _says_close(connection),
+            status,
+            head_request,
+            version >= _HTTP11,
+            keep_alive,
+            length,
+            self._chunked,
+            connection is not None and _says_close(connection),
         )
-        kind = framing.framing
-        if declared is not None or "Transfer-Encoding" in headers:
-            headers.popall("Content-Length", None)
-            headers.popall("Transfer-Encoding", None)
-        if kind is _CHUNKED:
-            headers["Transfer-Encoding"] = "chunked"
-        elif kind is _LENGTH:
-            headers["Content-Length"] = str(framing.length)
+        kind, length, send_body, keep_alive = framing
+        if declared is not None or _TRANSFER_ENCODING in headers:
+            headers.popall(_CONTENT_LENGTH, None)
+            headers.popall(_TRANSFER_ENCODING, None)
+        if kind is _LENGTH:
+            headers[_CONTENT_LENGTH] = str(length)
+        elif kind is _CHUNKED:
+            headers[_TRANSFER_ENCODING] = "chunked"
         elif not status_has_body(status):
-            headers.popall("Content-Type", None)
+            headers.popall(_CONTENT_TYPE, None)
         self._chunked = kind is _CHUNKED
-        if not framing.send_body:
+        if not send_body:
             kind = _NONE
-        if "Date" not in headers:
-            headers["Date"] = http_date()
-        if channel.server_header and "Server" not in headers:
-            headers["Server"] = channel.server_header
-        if not framing.keep_alive:
+        if _DATE not in headers:
+            headers[_DATE] = http_date()
+        if channel.server_header and _SERVER not in headers:
+            headers[_SERVER] = channel.server_header
+        if not keep_alive:
             if status != 101:
-                headers["Connection"] = "close"
-        elif version < _HTTP11 and connection is None:
-            headers["Connection"] = "keep-alive"
+                headers[_CONNECTION] = "close"
+        elif connection is None and version < _HTTP11:
+            headers[_CONNECTION] = "keep-alive"
         if self._cookies:
             for morsel in self._cookies.values():
                 headers.add("Set-Cookie", morsel.OutputString())
         head = encode_response_head(version, status, self._reason, headers.items())
-        self._keep_alive = framing.keep_alive
+        self._keep_alive = keep_alive
         self._framing = kind
-        self._remaining = framing.length if kind is _LENGTH else None
         self._channel = channel
+        if kind is _LENGTH:
+            self._remaining = length
         if body is not None:  # a whole body: the message is complete with this write
             self._body_length = len(body)
             if kind is _LENGTH:
@@ -448,23 +462,29 @@ class Response(StreamResponse):
         content_type: str | None = None,
         charset: str | None = None,
     ) -> None:
-        super().__init__(status=status, reason=reason, headers=headers)
+        self._status = status
+        self._reason = reason if reason is not None else _REASONS.get(status, "")
+        self._headers: CIMultiDict[str] = CIMultiDict(headers) if headers else CIMultiDict()
         if body is not None and text is not None:
             raise ValueError("body and text are not allowed together")
-        if content_type is not None and "charset" in content_type and charset is not None:
+        if content_type is not None and charset is not None and "charset" in content_type:
             raise ValueError("charset must not be in content_type when given separately")
-        has_type = "Content-Type" in self._headers
+        has_type = headers is not None and _CONTENT_TYPE in self._headers
         if has_type and (content_type is not None or charset is not None):
             raise ValueError("Content-Type header and content_type/charset are exclusive")
         if text is not None:
-            if not isinstance(text, str):
+            if type(text) is not str and not isinstance(text, str):
                 raise TypeError(f"text must be str, not {type(text).__name__}")
+            if charset is None and content_type is None and not has_type:
+                self._body: bytes = text.encode()
+                self._headers[_CONTENT_TYPE] = "text/plain; charset=utf-8"
+                return
             charset = charset or "utf-8"
-            self._body: bytes = text.encode(charset)
+            self._body = text.encode(charset)
             if not has_type:
                 self._set_content_type(content_type or "text/plain", charset)
         else:
-            if body is not None and not isinstance(body, bytes | bytearray | memoryview):
+            if body is not None and not isinstance(body, (bytes, bytearray, memoryview)):
                 raise TypeError(f"body must be bytes, not {type(body).__name__}")
             self._body = bytes(body) if body is not None else b""
             if not has_type and (content_type is not None or body is not None):

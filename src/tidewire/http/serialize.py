@@ -36,11 +36,21 @@ def encode_response_head(
     so that no caller can split a response (RFC 9110 section 5.5). Nothing has
     been written when it raises.
     """
-    lines = [f"HTTP/{version[0]}.{version[1]} {status} {reason}\r\n"]
-    lines.extend([f"{name}: {value}\r\n" for name, value in headers])
+    key = (version, status, reason)
+    status_line = _status_lines.get(key)
+    if status_line is None:
+        status_line = f"HTTP/{version[0]}.{version[1]} {status} {reason}"
+        if len(_status_lines) < 256:
+            _status_lines[key] = status_line
+    lines = [status_line]
+    lines += [f"{name}: {value}" for name, value in headers]
     lines.append("\r\n")
-    head = "".join(lines)
-    # Every CR and LF must be one we put there: one pair per line.
-    if head.count("\n") != len(lines) or head.count("\r") != len(lines) or "\x00" in head:
+    head = "\r\n".join(lines)
+    # Every CR and LF must be one we put there: one pair after each line.
+    breaks = len(lines)
+    if head.count("\n") != breaks or head.count("\r") != breaks or "\x00" in head:
         raise ValueError("CR, LF or NUL in a response status reason or header")
     return head.encode("utf-8")
+
+
+_status_lines: dict[tuple[tuple[int, int], int, str], str] = {}
