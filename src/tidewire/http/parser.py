@@ -171,13 +171,13 @@ class RequestReader:
         """True between the first byte of a request and the end of its head."""
         return self._in_head
 
-    def feed(self, data: bytes) -> bytes | None:
+    def feed(self, data: bytes | memoryview) -> bytes | None:
         """Parse ``data``; return the bytes after an upgrade head, else ``None``."""
         self._feeding = len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
-            tail = data[upgrade.args[0] :]
+            tail = bytes(data[upgrade.args[0] :])
             head = self._last_head
             if head is None or not head.has_body:
                 return tail

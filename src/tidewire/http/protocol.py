@@ -31,7 +31,7 @@ from .request import BaseRequest
 from .response import Response, StreamResponse
 from .streams import EMPTY_BODY, BodyStream
 
-__all__ = ["ConnectionRegistry", "HTTPProtocol", "Handler", "UpgradedProtocol"]
+__all__ = ["ConnectionRegistry", "HTTPProtocol", "Handler", "UpgradedProtocol", "new_read_buffer"]
 
 server_logger = logging.getLogger("tidewire.server")
 
@@ -44,6 +44,15 @@ _PAUSE_UPGRADE = 4
 _PAUSE_DONE = 8
 # Reads are parsed in slices so that a full pipeline queue stops parsing within a slice.
 _FEED_SLICE = 16 * 1024
+# The most one read takes from the socket (asyncio's own default for a read).
+READ_SIZE = 256 * 1024
+
+
+def new_read_buffer() -> memoryview:
+    """A buffer for :class:`HTTPProtocol` reads; one may serve every connection of a loop."""
+    return memoryview(bytearray(READ_SIZE))
+
+
 # What the connection's single deadline currently guards.
 _IDLE, _HEAD, _BUSY = "idle", "head", "busy"
 
@@ -58,8 +67,15 @@ class ConnectionRegistry(Protocol):
     def task_started(self, task: asyncio.Task[None]) -> None: ...
 
 
-class HTTPProtocol(asyncio.Protocol):
-    """Serves HTTP/1.1 requests on one connection with ``handler``."""
+class HTTPProtocol(asyncio.BufferedProtocol):
+    """Serves HTTP/1.1 requests on one connection with ``handler``.
+
+    The transport reads into ``read_buffer`` (:class:`asyncio.BufferedProtocol`),
+    which every connection of a server may share: a read is parsed at once, and
+    everything kept from it (body chunks, a stash, an upgrade's tail) is copied
+    out, so no read allocates a fresh buffer (a 256 KiB allocation per read is
+    what a plain :class:`asyncio.Protocol` costs, and large ones are mmapped).
+    """
 
     def __init__(
         self,
@@ -67,7 +83,9 @@ class HTTPProtocol(asyncio.Protocol):
         config: ServerConfig,
         registry: ConnectionRegistry,
         access_logger: AccessLogger | None = None,
+        read_buffer: memoryview | None = None,
     ) -> None:
+        self._read_buffer = read_buffer if read_buffer is not None else new_read_buffer()
         self._handler = handler
         self._config = config
         self._registry = registry
@@ -109,7 +127,14 @@ class HTTPProtocol(asyncio.Protocol):
         self._registry.connection_made(self)
         self._deadline.set(_HEAD, self._config.head_timeout)
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self._read_buffer[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:
+        """Parse ``data`` now; what must outlive this call is copied out of it."""
         if self._upgrade_tail is not None:
             self._upgrade_tail += data  # held until the handler accepts or declines
             return
@@ -120,29 +145,52 @@ class HTTPProtocol(asyncio.Protocol):
             return
         self._feed(data)
 
-    def _feed(self, data: bytes) -> None:
-        """Parse ``data`` in slices, stopping while the pipeline queue is full."""
-        start, end = 0, len(data)
+    def _feed(self, data: bytes | memoryview) -> None:
+        """Parse ``data``, in slices when it is large, stopping while the pipeline is full.
+
+        A slice is :data:`_FEED_SLICE` bytes plus, inside a body of known length, the
+        rest of that body: a large body is parsed in one go, while a flood of small
+        pipelined requests is still cut into slices the queue limit can stop.
+        Slices are memoryviews: slicing copies nothing.
+        """
+        end = len(data)
+        if end <= _FEED_SLICE and not self._read_paused & _PAUSE_PIPELINE:
+            self._feed_slice(data, b"")
+            return
+        view = memoryview(data)
+        start = 0
         while start < end:
             if self._read_paused & _PAUSE_PIPELINE:
-                self._stash = data[start:]
+                self._stash = bytes(view[start:])
                 return
-            chunk = data if start == 0 and end <= _FEED_SLICE else data[start : start + _FEED_SLICE]
+            step = _FEED_SLICE
+            receiving = self._receiving
+            if receiving is not None:
+                length = receiving._head.content_length
+                if length is not None:
+                    step += length - receiving._content.total_bytes
+            chunk = view[start : start + step]
             start += len(chunk)
-            try:
-                tail = self._reader.feed(chunk)
-            except BadRequest as exc:
-                self._fail(exc.status, exc.message)
+            if not self._feed_slice(chunk, view[start:]):
                 return
-            if tail is not None:
-                # The request just parsed asks to switch protocols: what follows is
-                # the new protocol's if its handler accepts, else the next request.
-                self._upgrade_tail = tail + data[start:]
-                self._pause_reading(_PAUSE_UPGRADE)
-                return
+
+    def _feed_slice(self, chunk: bytes | memoryview, rest: bytes | memoryview) -> bool:
+        """Parse one slice; False when parsing must stop (an error, or an upgrade)."""
+        try:
+            tail = self._reader.feed(chunk)
+        except BadRequest as exc:
+            self._fail(exc.status, exc.message)
+            return False
+        if tail is not None:
+            # The request just parsed asks to switch protocols: what follows is
+            # the new protocol's if its handler accepts, else the next request.
+            self._upgrade_tail = tail + bytes(rest)
+            self._pause_reading(_PAUSE_UPGRADE)
+            return False
         if self._reader.in_head and self._deadline.kind != _HEAD:
             # A head arrived in pieces (slowloris guard); most arrive whole in one read.
             self._deadline.set(_HEAD, self._config.head_timeout)
+        return True
 
     def _feed_stash(self) -> None:
         """Parse what arrived while the pipeline queue was full."""

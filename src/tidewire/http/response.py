@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
 from http.cookies import Morsel, SimpleCookie
 from typing import TYPE_CHECKING, Any
-
-from http import HTTPStatus
 
 from multidict import CIMultiDict, istr
 
