@@ -55,12 +55,13 @@ class RequestHead:
     """
 
     __slots__ = (
+        "_headers",
         "chunked",
         "content_length",
         "has_body",
-        "headers",
         "keep_alive",
         "method",
+        "raw_headers",
         "raw_path",
         "upgrade",
         "version",
@@ -71,7 +72,7 @@ class RequestHead:
         method: str,
         raw_path: str,
         version: HttpVersion,
-        headers: CIMultiDictProxy[str],
+        raw_headers: tuple[tuple[bytes, bytes], ...],
         keep_alive: bool,
         upgrade: bool,
         chunked: bool,
@@ -80,26 +81,36 @@ class RequestHead:
         self.method = method
         self.raw_path = raw_path
         self.version = version
-        self.headers = headers
+        #: The header fields as received (name case kept, surrounding whitespace not).
+        self.raw_headers = raw_headers
         self.keep_alive = keep_alive
         self.upgrade = upgrade
         self.chunked = chunked
         self.content_length = content_length
         #: True when the request announced a body (RFC 9112 section 6.3).
         self.has_body = chunked or bool(content_length)
+        self._headers: CIMultiDictProxy[str] | None = None
 
     @property
-    def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
-        """The header fields as received (name case kept, surrounding whitespace not)."""
-        return tuple(
-            (name.encode("latin-1"), value.encode("latin-1"))
-            for name, value in self.headers.items()
-        )
+    def headers(self) -> CIMultiDictProxy[str]:
+        """The header fields, case-insensitive (decoded as Latin-1 on first use)."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = CIMultiDictProxy(
+                CIMultiDict(
+                    [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self.raw_headers]
+                )
+            )
+        return headers
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RequestHead):
             return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+        return all(
+            getattr(self, name) == getattr(other, name)
+            for name in self.__slots__
+            if name != "_headers"
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -138,15 +149,18 @@ class RequestReader:
     """
 
     __slots__ = (
+        "_coding",
         "_config",
         "_continuing",
         "_fed_in_head",
         "_feeding",
         "_head_bytes",
-        "_headers",
+        "_hosts",
         "_in_head",
         "_last_head",
+        "_length",
         "_parser",
+        "_raw",
         "_sink",
         "_skip_complete",
         "_url",
@@ -157,7 +171,10 @@ class RequestReader:
         self._config = config
         self._parser = httptools.HttpRequestParser(self)
         self._url = b""
-        self._headers: CIMultiDict[str] = CIMultiDict()
+        self._raw: list[tuple[bytes, bytes]] = []
+        self._hosts = 0
+        self._length: bytes | None = None
+        self._coding: bytes | None = None
         self._in_head = False
         self._head_bytes = 0
         self._fed_in_head = 0
@@ -227,7 +244,10 @@ class RequestReader:
         # reads are counted whole while the head is still incomplete.
         self._fed_in_head = -self._feeding
         self._url = b""
-        self._headers = CIMultiDict()
+        self._raw = []
+        self._hosts = 0
+        self._length = None
+        self._coding = None
 
     def on_url(self, url: bytes) -> None:
         if self._continuing:
@@ -245,10 +265,20 @@ class RequestReader:
             raise BadRequest(431, "Request header field too large")
         if value and (value[-1] in _OWS or value[0] in _OWS):
             value = value.strip(b" \t")  # optional whitespace is not part of the value
-        headers = self._headers
-        headers.add(name.decode("latin-1"), value.decode("latin-1"))
-        if len(headers) > config.max_headers:
+        raw = self._raw
+        raw.append((name, value))
+        if len(raw) > config.max_headers:
             raise BadRequest(431, "Too many request header fields")
+        size = len(name)
+        if size == 4 or size == 14 or size == 17:  # the fields the framing depends on
+            lowered = name.lower()
+            if lowered == b"host":
+                self._hosts += 1
+            elif lowered == b"content-length":
+                self._length = value
+            elif lowered == b"transfer-encoding":
+                coding = self._coding
+                self._coding = value if coding is None else coding + b", " + value
         self._head_bytes += len(name) + len(value) + 4
         if self._head_bytes > config.max_head_size:
             raise BadRequest(431, "Request header section too large")
@@ -258,8 +288,6 @@ class RequestReader:
             return
         parser = self._parser
         self._in_head = False
-        headers = self._headers
-        length = headers.get("Content-Length")
         version = parser.get_http_version()
         http_version = _VERSIONS.get(version)
         if http_version is None:
@@ -268,15 +296,25 @@ class RequestReader:
                 # malformed for us (RFC 9112 section 3), a client error, not a 505.
                 raise BadRequest(400, "Request line without a valid HTTP version")
             raise BadRequest(505, f"HTTP/{version} is not supported")
-        chunked = _check_semantics(http_version, headers)
+        hosts = self._hosts
+        if hosts > 1 or (not hosts and http_version is HTTP11):
+            # RFC 9112 section 3.2: exactly one Host in HTTP/1.1, at most one before.
+            raise BadRequest(400, "A request needs exactly one Host header")
+        coding = self._coding
+        if coding is not None and coding.strip().lower() != b"chunked":
+            # RFC 9112 section 6.1: we decode no transfer coding but chunked.
+            shown = coding.decode("latin-1")
+            raise BadRequest(501, f"Transfer-Encoding {shown!r} is not implemented")
+        length = self._length
+        method = parser.get_method()
         head = RequestHead(
-            parser.get_method().decode("ascii"),
+            _METHODS.get(method) or method.decode("ascii"),
             self._url.decode("utf-8", "surrogateescape"),
             http_version,
-            CIMultiDictProxy(headers),
+            tuple(self._raw),
             parser.should_keep_alive(),
             parser.should_upgrade(),
-            chunked,
+            coding is not None,
             int(length) if length is not None else None,
         )
         self._last_head = head
@@ -295,19 +333,4 @@ class RequestReader:
 
 
 _OWS = b" \t"
-
-
-def _check_semantics(version: HttpVersion, headers: CIMultiDict[str]) -> bool:
-    """Head rules llhttp leaves to us; a violation raises :class:`BadRequest`.
-
-    Returns True when the body is chunked.
-    """
-    hosts = headers.getall("Host", ())
-    if len(hosts) > 1 or (version >= HTTP11 and not hosts):
-        # RFC 9112 section 3.2: exactly one Host in HTTP/1.1, at most one before.
-        raise BadRequest(400, "A request needs exactly one Host header")
-    coding = headers.get("Transfer-Encoding")
-    if coding is not None and coding.strip().lower() != "chunked":
-        # RFC 9112 section 6.1: we decode no transfer coding but chunked.
-        raise BadRequest(501, f"Transfer-Encoding {coding!r} is not implemented")
-    return coding is not None
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}
