@@ -131,7 +131,16 @@ class HTTPProtocol(asyncio.BufferedProtocol):
         return self._read_buffer
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(self._read_buffer[:nbytes])
+        data = self._read_buffer[:nbytes]
+        if (
+            nbytes > _FEED_SLICE
+            or self._upgrade_tail is not None
+            or self._stash
+            or self._read_paused
+        ):
+            self.data_received(data)
+        elif self._error is None and not self._closed:
+            self._feed_slice(data, b"")  # the common case: a small read, parsed whole
 
     def data_received(self, data: bytes | memoryview) -> None:
         """Parse ``data`` now; what must outlive this call is copied out of it."""
@@ -363,7 +372,9 @@ class HTTPProtocol(asyncio.BufferedProtocol):
             await self._handle(request)
             if self._closed or self._upgraded is not None:
                 return
-            if not self._keep_going(request):
+            if not (self._keep_alive and request._content is EMPTY_BODY) and not self._keep_going(
+                request
+            ):
                 self._close()
                 return
             if request is self._upgrade_request:

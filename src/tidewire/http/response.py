@@ -322,10 +322,9 @@ class StreamResponse:
         self._chunked = kind is _CHUNKED
         if not send_body:
             kind = _NONE
-        if _DATE not in headers:
-            headers[_DATE] = http_date()
-        if channel.server_header and _SERVER not in headers:
-            headers[_SERVER] = channel.server_header
+        headers.setdefault(_DATE, http_date())
+        if channel.server_header:
+            headers.setdefault(_SERVER, channel.server_header)
         if not keep_alive:
             if status != 101:
                 headers[_CONNECTION] = "close"
