@@ -1,9 +1,10 @@
 """One HTTP/1.1 connection: an :class:`asyncio.Protocol` that moves bytes.
 
-Parsing decisions live in :mod:`.parser`, head encoding in :mod:`.serialize`,
-the request/response objects in their modules. This module only connects them
-to the transport: it feeds the reader, runs the handler, writes what the
-handler produced, and applies the deadlines.
+Parsing decisions live in :mod:`.parser`, response framing in :mod:`.framing`,
+head encoding in :mod:`.serialize`, the request/response objects in their
+modules. This module only connects them to the transport: it feeds the reader,
+runs the handler, writes what the handler produced, owns keep-alive, hands an
+accepted upgrade over, and applies the deadlines.
 
 One task per connection runs the handlers of its requests one after the other
 (pipelined requests wait in a bounded queue, and are answered in order); no
@@ -31,7 +32,7 @@ from .request import BaseRequest
 from .response import Response, StreamResponse
 from .streams import EMPTY_BODY, BodyStream
 
-__all__ = ["ConnectionRegistry", "HTTPProtocol", "Handler", "UpgradedProtocol", "new_read_buffer"]
+__all__ = ["ConnectionRegistry", "HTTPProtocol", "Handler", "new_read_buffer"]
 
 server_logger = logging.getLogger("tidewire.server")
 
