@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from http import HTTPStatus
 from http.cookies import Morsel, SimpleCookie
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,7 @@ from .channel import ResponseChannel
 from .framing import BodyFraming, decide_framing, status_has_body
 from .headers import split_header_list
 from .parser import HttpVersion, RequestHead
-from .serialize import encode_response_head, http_date, reason_phrase
+from .serialize import REASON_PHRASES, encode_response_head, http_date, reason_phrase
 
 if TYPE_CHECKING:
     from .request import BaseRequest
@@ -33,7 +32,6 @@ _HTTP11 = HttpVersion(1, 1)
 _NONE, _LENGTH = BodyFraming.NONE, BodyFraming.LENGTH
 _CHUNKED, _CLOSE = BodyFraming.CHUNKED, BodyFraming.CLOSE
 _HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
-_REASONS = {status.value: status.phrase for status in HTTPStatus}
 # Header names as istr: case-insensitive lookups then skip folding the name each time.
 _CONTENT_LENGTH = istr("Content-Length")
 _CONTENT_TYPE = istr("Content-Type")
@@ -105,7 +103,7 @@ class StreamResponse:
         self, *, status: int = 200, reason: str | None = None, headers: _HeadersArg = None
     ) -> None:
         self._status = status
-        self._reason = reason if reason is not None else _REASONS.get(status, "")
+        self._reason = reason if reason is not None else REASON_PHRASES.get(status, "")
         self._headers: CIMultiDict[str] = CIMultiDict(headers) if headers else CIMultiDict()
 
     # status and headers -----------------------------------------------------------
@@ -300,10 +298,11 @@ class StreamResponse:
         declared = headers.get(_CONTENT_LENGTH)
         length = len(body) if body is not None else _parse_length(declared)
         connection = headers.get(_CONNECTION)
+        http11 = version >= _HTTP11
         framing = decide_framing(
             status,
             head_request,
-            version >= _HTTP11,
+            http11,
             keep_alive,
             length,
             self._chunked,
@@ -328,7 +327,7 @@ class StreamResponse:
         if not keep_alive:
             if status != 101:
                 headers[_CONNECTION] = "close"
-        elif connection is None and version < _HTTP11:
+        elif connection is None and not http11:
             headers[_CONNECTION] = "keep-alive"
         if self._cookies:
             for morsel in self._cookies.values():
@@ -461,7 +460,7 @@ class Response(StreamResponse):
         charset: str | None = None,
     ) -> None:
         self._status = status
-        self._reason = reason if reason is not None else _REASONS.get(status, "")
+        self._reason = reason if reason is not None else REASON_PHRASES.get(status, "")
         self._headers: CIMultiDict[str] = CIMultiDict(headers) if headers else CIMultiDict()
         if body is not None and text is not None:
             raise ValueError("body and text are not allowed together")

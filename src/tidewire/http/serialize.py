@@ -7,15 +7,16 @@ from collections.abc import Iterable
 from email.utils import formatdate
 from http import HTTPStatus
 
-__all__ = ["encode_response_head", "http_date", "reason_phrase"]
+__all__ = ["REASON_PHRASES", "encode_response_head", "http_date", "reason_phrase"]
 
-_REASONS = {status.value: status.phrase for status in HTTPStatus}
+#: The standard reason phrase of each status (RFC 9110 section 15).
+REASON_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 _date_cache: tuple[int, str] = (0, "")
 
 
 def reason_phrase(status: int) -> str:
     """The standard reason phrase of ``status``, or ``""`` for an unknown code."""
-    return _REASONS.get(status, "")
+    return REASON_PHRASES.get(status, "")
 
 
 def http_date() -> str:
@@ -36,12 +37,13 @@ def encode_response_head(
     so that no caller can split a response (RFC 9110 section 5.5). Nothing has
     been written when it raises.
     """
-    key = (version, status, reason)
-    status_line = _status_lines.get(key)
-    if status_line is None:
+    if reason is REASON_PHRASES.get(status) and version == (1, 1):
+        # The common case, cached (one entry per standard status at most).
+        status_line = _status_lines.get(status)
+        if status_line is None:
+            status_line = _status_lines[status] = f"HTTP/1.1 {status} {reason}"
+    else:
         status_line = f"HTTP/{version[0]}.{version[1]} {status} {reason}"
-        if len(_status_lines) < 256:
-            _status_lines[key] = status_line
     lines = [status_line]
     lines += [f"{name}: {value}" for name, value in headers]
     lines.append("\r\n")
@@ -53,4 +55,5 @@ def encode_response_head(
     return head.encode("utf-8")
 
 
-_status_lines: dict[tuple[tuple[int, int], int, str], str] = {}
+# HTTP/1.1 status lines with the standard reason phrase, by status.
+_status_lines: dict[int, str] = {}
