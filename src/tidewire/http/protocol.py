@@ -176,9 +176,9 @@ class HTTPProtocol(asyncio.BufferedProtocol):
             step = _FEED_SLICE
             receiving = self._receiving
             if receiving is not None:
-                length = receiving._head.content_length
+                length = receiving.head.content_length
                 if length is not None:
-                    step += length - receiving._content.total_bytes
+                    step += length - receiving.content.total_bytes
             chunk = view[start : start + step]
             start += len(chunk)
             if not self._feed_slice(chunk, view[start:]):
@@ -212,7 +212,7 @@ class HTTPProtocol(asyncio.BufferedProtocol):
         self._peer_eof = True
         receiving = self._receiving
         if receiving is not None:
-            receiving._content.set_exception(ConnectionResetError("client closed mid-body"))
+            receiving.content.set_exception(ConnectionResetError("client closed mid-body"))
         if not self._serving or self._config.handler_cancellation:
             self._close()  # nothing owed to a client that stopped sending; or a disconnect
             return None
@@ -225,8 +225,8 @@ class HTTPProtocol(asyncio.BufferedProtocol):
         self._deadline.cancel()
         self._write_flow.fail()
         receiving = self._receiving
-        if receiving is not None and not receiving._content.is_eof():
-            receiving._content.set_exception(ConnectionResetError("connection lost"))
+        if receiving is not None and not receiving.content.is_eof():
+            receiving.content.set_exception(ConnectionResetError("connection lost"))
         self._queue.clear()
         waiter = self._next_waiter
         if waiter is not None and not waiter.done():
@@ -314,7 +314,7 @@ class HTTPProtocol(asyncio.BufferedProtocol):
         budget = self._discard_budget
         if budget is None:
             assert self._receiving is not None
-            self._receiving._content.feed_data(chunk)
+            self._receiving.content.feed_data(chunk)
             return
         budget -= len(chunk)
         self._discard_budget = budget
@@ -324,7 +324,7 @@ class HTTPProtocol(asyncio.BufferedProtocol):
     def on_message_complete(self) -> None:
         receiving = self._receiving
         if receiving is not None:
-            receiving._content.feed_eof()
+            receiving.content.feed_eof()
             self._receiving = None
         self._discard_budget = None
 
@@ -373,7 +373,7 @@ class HTTPProtocol(asyncio.BufferedProtocol):
             await self._handle(request)
             if self._closed or self._upgraded is not None:
                 return
-            if not (self._keep_alive and request._content is EMPTY_BODY) and not self._keep_going(
+            if not (self._keep_alive and request.content is EMPTY_BODY) and not self._keep_going(
                 request
             ):
                 self._close()
@@ -405,7 +405,7 @@ class HTTPProtocol(asyncio.BufferedProtocol):
         """After a response: settle the request's unread body; may the connection go on?"""
         if not self._keep_alive or self._shutting_down:
             return False
-        content = request._content
+        content = request.content
         if content is EMPTY_BODY:
             return True
         if content.is_eof():
@@ -413,7 +413,7 @@ class HTTPProtocol(asyncio.BufferedProtocol):
             return True
         if request is not self._receiving or self._error is not None or content.failed:
             return False
-        head = request._head
+        head = request.head
         if _expects_continue(head):
             return False  # the client may never send the body it was not invited to
         remaining = (
@@ -454,9 +454,9 @@ class HTTPProtocol(asyncio.BufferedProtocol):
                 response = exc.to_response()
             if type(response) is Response and not channel.started and not response.prepared:
                 # The common case, without the two coroutines of prepare() and write_eof().
-                if request._content.failed:
+                if request.content.failed:
                     channel.closing = True  # the body cannot be read to its end: say so
-                response.send_to(channel, request._head)
+                response.send_to(channel, request.head)
                 if channel.writing_paused:
                     await channel.drain()
             else:
@@ -491,7 +491,7 @@ class HTTPProtocol(asyncio.BufferedProtocol):
             channel = self._channel
             if channel.started:
                 raise RuntimeError("a response was already started for this request")
-            if request._content.failed:
+            if request.content.failed:
                 channel.closing = True  # the body cannot be read to its end: say so
             await response.prepare(request)
         await response.write_eof()
@@ -529,10 +529,10 @@ class HTTPProtocol(asyncio.BufferedProtocol):
         self._error = (status, message)
         self._pause_reading(_PAUSE_DONE)
         receiving = self._receiving
-        if receiving is not None and not receiving._content.is_eof():
+        if receiving is not None and not receiving.content.is_eof():
             if receiving is self._current:
                 self._channel.closing = True  # its response is the connection's last
-            receiving._content.set_exception(exception_for_status(status, message))
+            receiving.content.set_exception(exception_for_status(status, message))
         if not self._serving:
             self._send_error(status, message)
 

@@ -274,7 +274,7 @@ class StreamResponse:
         Calling it again does nothing.
         """
         if self._channel is None:
-            self._send_head(request.channel, request._head, None)
+            self._send_head(request.channel, request.head, None)
 
     def _send_head(
         self, channel: ResponseChannel, request: RequestHead | None, body: bytes | None
@@ -510,7 +510,7 @@ class Response(StreamResponse):
     async def prepare(self, request: BaseRequest) -> None:
         """Send head and body at once."""
         if self._channel is None:
-            self.send_to(request.channel, request._head)
+            self.send_to(request.channel, request.head)
             channel = request.channel
             if channel.writing_paused:
                 await channel.drain()
