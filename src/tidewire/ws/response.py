@@ -176,7 +176,7 @@ class WebSocketResponse(StreamResponse):
         self._conn = conn
         self._ws_protocol = protocol
         self._compressed = codec is not None
-        request.protocol.hand_over(conn)
+        request.hand_over(conn)
 
     def _connection(self) -> WebSocketConnection:
         if self._conn is None:
