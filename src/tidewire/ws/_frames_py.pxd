@@ -29,6 +29,7 @@ cdef class Engine:
     cdef object _deflater
     cdef bint _closed
     cdef bint _f_open
+    cdef bint _key_wait
     cdef int _f_opcode
     cdef bint _f_fin
     cdef Py_ssize_t _f_len
@@ -43,10 +44,13 @@ cdef class Engine:
     cdef _gather(self)
     cdef _release(self)
 
-    @cython.locals(buf=bytes, pos=Py_ssize_t, avail=Py_ssize_t, need=Py_ssize_t,
+    @cython.locals(buf=bytes, pos=Py_ssize_t, avail=Py_ssize_t,
                    size=Py_ssize_t, b0=int, b1=int, opcode=int, length=Py_ssize_t,
                    fin=bint, control=bint, masked=bint, rsv1=bint)
     cdef bint _parse_header(self) except -1
+
+    @cython.locals(pos=Py_ssize_t)
+    cdef bint _read_key(self) except -1
 
     cdef _check_data_header(self, int opcode, bint rsv1, Py_ssize_t length)
 

@@ -146,8 +146,10 @@ class Engine:
     _inflater: MessageInflater | None
     _deflater: MessageDeflater | None
     _closed: bool
-    # The frame whose header has been consumed (``_f_open``) and its payload so far.
+    # The frame whose header has been consumed (``_f_open``) and its payload so far;
+    # ``_key_wait``: its header is checked and consumed but for the masking key.
     _f_open: bool
+    _key_wait: bool
     _f_opcode: int
     _f_fin: bool
     _f_len: int
@@ -180,6 +182,7 @@ class Engine:
             self._inflater, self._deflater = codec
         self._closed = False
         self._f_open = False
+        self._key_wait = False
         self._f_opcode = 0
         self._f_fin = False
         self._f_len = 0
@@ -246,7 +249,13 @@ class Engine:
         return self._parse_payload()
 
     def _parse_header(self) -> bool:
-        """Consume and check one frame header; False when it has not fully arrived."""
+        """Consume and check one frame header; False when it has not fully arrived.
+
+        Every check runs as soon as the first 2, 4 or 10 bytes are in; only the
+        masking key may still be awaited after them (``_key_wait``).
+        """
+        if self._key_wait:
+            return self._read_key()
         buf = self._buf
         pos = self._pos
         avail = len(buf) - pos
@@ -277,10 +286,8 @@ class Engine:
             size = 4
         elif length == 127:
             size = 10
-        masked = (b1 & _MASK) != 0
-        need = size + 4 if masked else size
-        if avail < need:
-            if self._more is None or avail + self._more_len < need:
+        if avail < size:
+            if self._more is None or avail + self._more_len < size:
                 return False
             self._gather()
             buf = self._buf
@@ -306,7 +313,8 @@ class Engine:
         if b0 & _RSV23 or (rsv1 and (control or self._inflater is None)):
             raise FrameError(_PROTOCOL_ERROR, "reserved bit set")
         # Section 5.1: a server requires masked frames, a client refuses them.
-        if masked != (not self._client):
+        masked = (b1 & _MASK) != 0
+        if masked == self._client:
             if masked:
                 raise FrameError(_PROTOCOL_ERROR, "masked frame from a server")
             raise FrameError(_PROTOCOL_ERROR, "unmasked frame from a client")
@@ -319,14 +327,28 @@ class Engine:
                 raise FrameError(_PROTOCOL_ERROR, "new data frame inside a fragmented message")
             else:
                 self._m_opcode = opcode
-        if masked:
-            self._f_key = buf[pos + size : pos + need]
-        self._pos = pos + need
-        self._f_open = True
+        self._pos = pos + size
         self._f_opcode = opcode
         self._f_fin = fin
         self._f_len = length
         self._f_done = 0
+        if masked:
+            self._key_wait = True
+            return self._read_key()
+        self._f_open = True
+        return True
+
+    def _read_key(self) -> bool:
+        """Consume the masking key of the checked header; False until it has arrived."""
+        if len(self._buf) - self._pos < 4:
+            if self._more is None or len(self._buf) - self._pos + self._more_len < 4:
+                return False
+            self._gather()
+        pos = self._pos
+        self._f_key = self._buf[pos : pos + 4]
+        self._pos = pos + 4
+        self._key_wait = False
+        self._f_open = True
         return True
 
     def _check_data_header(self, opcode: int, rsv1: bool, length: int) -> None:
@@ -488,16 +510,17 @@ class Engine:
         return self._frame(_FIN | opcode, bytes(payload))
 
     def encode_close(self, code: int | None, reason: str = "") -> bytes:
-        """A CLOSE frame (section 5.5.1); ``code=None`` (or 1005) sends an empty payload.
+        """A CLOSE frame (section 5.5.1); ``code=None`` sends an empty payload.
 
-        1006 and 1015 may not be sent and become 1000; ``reason`` is cut at a
-        character boundary to the 123 bytes a Close frame has room for.
+        1005, 1006 and 1015 must never be sent (section 7.4.1) and become 1000;
+        ``reason`` is cut at a character boundary to the 123 bytes a Close frame
+        has room for.
         """
-        if code is None or code == 1005:
+        if code is None:
             if reason:
                 raise ValueError("a close reason needs a close code")
             return self._frame(_FIN | _CLOSE, b"")
-        if code == 1006 or code == 1015:
+        if code == 1005 or code == 1006 or code == 1015:
             code = 1000
         payload = code.to_bytes(2, "big") + _truncate_reason(reason)
         return self._frame(_FIN | _CLOSE, payload)
