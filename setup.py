@@ -62,6 +62,8 @@ class OptionalBuildExt(build_ext):
         try:
             super().build_extension(ext)
         except Exception as exc:
+            # A stale module from an earlier build must not ship in place of this one.
+            Path(self.get_ext_fullpath(ext.name)).unlink(missing_ok=True)
             self._give_up(exc)
 
     def _give_up(self, exc: BaseException) -> None:

@@ -23,7 +23,12 @@ import struct
 from codecs import utf_8_decode
 from typing import Any
 
-import cython
+try:
+    import cython
+except ImportError:  # Cython is needed to build the compiled engine, never to run this one.
+    from types import SimpleNamespace
+
+    cython = SimpleNamespace(compiled=False)
 
 from .compression import MessageDeflater, MessageInflater
 from .engine import (
@@ -124,7 +129,6 @@ def _truncate_reason(reason: str) -> bytes:
     return raw[:123].decode("utf-8", "ignore").encode("utf-8")
 
 
-@cython.cclass
 class Engine:
     """The compiled-or-pure frame engine: see :class:`tidewire.ws.engine.FrameEngine`.
 
