@@ -51,8 +51,9 @@ browser-deps:
 autobahn: $(STAMP)
 	$(PY) autobahn/run.py
 
+## Ratios to aiohttp (the target of issue 8); add BENCH_ARGS=--uvloop for the uvloop table.
 bench: $(STAMP)
-	$(PY) bench/run.py
+	$(PY) bench/run.py --baseline aiohttp $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .autobahn-venv autobahn/reports bench/results .pytest_cache .mypy_cache build
