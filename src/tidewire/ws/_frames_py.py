@@ -106,10 +106,30 @@ def _unmask(data: bytes, start: int, n: int, key: bytes, phase: int) -> bytes:
             dst[i] = src[i] ^ k[i & 3]
             i += 1
         return out  # type: ignore[no-any-return]
-    mask = key * ((n >> 2) + 1)
-    value = int.from_bytes(data[start : start + n], "little")
-    value ^= int.from_bytes(mask[:n], "little")
-    return value.to_bytes(n, "little")
+    if n < 4096:
+        # One big-integer XOR: the fewest Python steps for small payloads.
+        mask = key * ((n >> 2) + 1)
+        value = int.from_bytes(data[start : start + n], "little")
+        value ^= int.from_bytes(mask[:n], "little")
+        return value.to_bytes(n, "little")
+    # Big integers grow slower than linearly here: XOR every 4th byte through a table.
+    tables = _xor_tables()
+    out = bytearray(data[start : start + n])
+    for i in range(4):
+        out[i::4] = out[i::4].translate(tables[key[i]])
+    return bytes(out)
+
+
+_XOR_TABLES: list[bytes] = []
+
+
+def _xor_tables() -> list[bytes]:
+    """For each byte value k, the 256-byte table mapping b to b ^ k (built on first use)."""
+    if not _XOR_TABLES:
+        identity = bytes(range(256))
+        for k in range(256):
+            _XOR_TABLES.append(bytes(b ^ k for b in identity))
+    return _XOR_TABLES
 
 
 def _header(b0: int, n: int, mask_bit: int) -> bytes:
