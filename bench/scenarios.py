@@ -56,6 +56,8 @@ SERVERS: tuple[ServerSpec, ...] = (
         http_note="=uvicorn",
     ),
     ServerSpec("picows", "picows_server.py", http=False, deflate=False),
+    # tidewire's frame engine under a bare asyncio echo (not tidewire's stack): see the script.
+    ServerSpec("engine-only", "engine_echo_server.py", http=False),
     ServerSpec("ceiling", "reflector_server.py", reference=True),
 )
 
