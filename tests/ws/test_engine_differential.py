@@ -549,6 +549,13 @@ def test_random_streams_match_reference_at_any_split(case: Case, cuts: list[int]
         assert engine_record(engine, case, [case.data]) == expected
         assert engine_record(engine, case, pieces) == expected
         assert engine_record(engine, case, bytewise(case.data)) == expected
+        # All pieces queued before the first pull: the engine's chunk queue, not its buffer.
+        queued = make_engine(engine, case.side, case.params, case.max_size)
+        for piece in pieces[:-1]:
+            queued.receive_data(piece)
+        assert run(queued, pieces[-1:]) == expected
+        if not expected or expected[-1][0] not in ("error", "close"):
+            assert queued.buffered == 0
 
 
 @settings(max_examples=EXAMPLES // 2, deadline=None)

@@ -113,6 +113,20 @@ def test_buffered_counts_unconsumed_bytes(make: Factory) -> None:
     assert engine.next_event() is None
 
 
+def test_queued_chunks_are_taken_in_order_without_losing_count(make: Factory) -> None:
+    engine = make()
+    first, second = frame(OP_BINARY, b"one"), frame(OP_BINARY, b"two" * 50)
+    engine.receive_data(first)
+    engine.receive_data(second[:20])  # queued behind the first frame
+    engine.receive_data(second[20:40])
+    assert engine.next_event() == (OP_BINARY, b"one", True)
+    assert engine.buffered == 40
+    assert engine.next_event() is None  # the second frame is still incomplete
+    engine.receive_data(second[40:])
+    assert engine.next_event() == (OP_BINARY, b"two" * 50, True)
+    assert engine.buffered == 0
+
+
 @pytest.mark.parametrize("opcode", [3, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF])
 def test_reserved_opcodes_are_1002(make: Factory, opcode: int) -> None:
     assert error_code(make, frame(opcode, b"abc")) == 1002

@@ -253,14 +253,20 @@ class Engine:
         self._more_len = 0
 
     def _release(self) -> None:
-        """Drop the buffer once it is fully consumed, so an idle engine holds no bytes."""
+        """Once the buffer is consumed, drop it (an idle engine holds no bytes) or move on.
+
+        The next queued chunk becomes the buffer as it is, without a copy.
+        """
         if self._pos >= len(self._buf):
-            if self._more is None:
+            self._pos = 0
+            more = self._more
+            if more is None:
                 self._buf = b""
-                self._pos = 0
-            else:
-                self._pos = len(self._buf)
-                self._gather()
+                return
+            self._buf = more.pop(0)
+            self._more_len -= len(self._buf)
+            if not more:
+                self._more = None
 
     # ---------------------------------------------------------------- parsing
 
