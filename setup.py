@@ -39,6 +39,8 @@ def _cython_source() -> str | None:
         import Cython  # noqa: F401
     except ImportError:
         return None
+    if not (ENGINE_SOURCE.is_file() and ENGINE_TYPES.is_file()):
+        return None
     target = ROOT / "build" / "cython" / "tidewire" / "ws"
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(ENGINE_SOURCE, target / "_frames_c.py")
@@ -80,7 +82,7 @@ def _extensions() -> list[Extension]:
         return []
     source = _cython_source()
     if source is None:
-        print("WARNING: Cython is not installed: not building the compiled frame engine.")
+        print("WARNING: no Cython (or no engine source): not building the compiled frame engine.")
         return []
     from Cython.Build import cythonize
 
