@@ -13,6 +13,9 @@ cdef bint _close_code_valid(int code)
 
 cdef bytes _unmask(bytes data, Py_ssize_t start, Py_ssize_t n, bytes key, Py_ssize_t phase)
 
+cdef void _xor_into(unsigned char* dst, bytes data, Py_ssize_t start, Py_ssize_t n,
+                    bytes key, Py_ssize_t phase) noexcept
+
 cdef bytes _header(int b0, Py_ssize_t n, int mask_bit)
 
 
@@ -59,6 +62,10 @@ cdef class Engine:
 
     @cython.locals(buf=bytes, pos=Py_ssize_t)
     cdef bytes _take(self, Py_ssize_t n)
+
+    @cython.locals(more=list, piece=bytes, start=Py_ssize_t, done=Py_ssize_t,
+                   phase=Py_ssize_t, size=Py_ssize_t)
+    cdef bytes _take_spread(self, Py_ssize_t n)
 
     cdef _consume_partial(self, Py_ssize_t avail)
 

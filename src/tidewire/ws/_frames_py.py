@@ -84,28 +84,12 @@ def _close_code_valid(code: int) -> bool:
 
 def _unmask(data: bytes, start: int, n: int, key: bytes, phase: int) -> bytes:
     """``data[start:start + n]`` XORed with ``key`` from key byte ``phase`` (section 5.3)."""
-    if phase:
-        key = key[phase:] + key[:phase]
     if cython.compiled:  # pragma: no cover - C only
         out = PyBytes_FromStringAndSize(cython.NULL, n)
-        dst = cython.declare(cython.p_uchar, cython.cast(cython.p_uchar, PyBytes_AS_STRING(out)))
-        src = cython.declare(cython.p_uchar, cython.cast(cython.p_uchar, PyBytes_AS_STRING(data)))
-        k = cython.declare(cython.p_uchar, cython.cast(cython.p_uchar, PyBytes_AS_STRING(key)))
-        k32 = cython.declare(cython.uint, 0)
-        word = cython.declare(cython.ulonglong, 0)
-        i = cython.declare(cython.Py_ssize_t, 0)
-        src += start
-        memcpy(cython.address(k32), k, 4)
-        k64 = cython.declare(cython.ulonglong, (cython.cast(cython.ulonglong, k32) << 32) | k32)
-        while i + 8 <= n:
-            memcpy(cython.address(word), src + i, 8)
-            word ^= k64
-            memcpy(dst + i, cython.address(word), 8)
-            i += 8
-        while i < n:
-            dst[i] = src[i] ^ k[i & 3]
-            i += 1
+        _xor_into(cython.cast(cython.p_uchar, PyBytes_AS_STRING(out)), data, start, n, key, phase)
         return out  # type: ignore[no-any-return]
+    if phase:
+        key = key[phase:] + key[:phase]
     if n < 4096:
         # One big-integer XOR: the fewest Python steps for small payloads.
         mask = key * ((n >> 2) + 1)
@@ -118,6 +102,34 @@ def _unmask(data: bytes, start: int, n: int, key: bytes, phase: int) -> bytes:
     for i in range(4):
         out[i::4] = out[i::4].translate(tables[key[i]])
     return bytes(out)
+
+
+def _xor_into(dst: Any, data: bytes, start: int, n: int, key: bytes, phase: int) -> None:
+    """C only: write ``data[start:start + n]`` XORed with ``key`` from byte ``phase`` to ``dst``.
+
+    Eight bytes at a time; the pure build never calls it.
+    """
+    if cython.compiled:  # pragma: no cover - C only
+        src = cython.declare(cython.p_uchar, cython.cast(cython.p_uchar, PyBytes_AS_STRING(data)))
+        k = cython.declare(cython.p_uchar, cython.cast(cython.p_uchar, PyBytes_AS_STRING(key)))
+        turned = cython.declare(cython.uchar[4])
+        k32 = cython.declare(cython.uint, 0)
+        word = cython.declare(cython.ulonglong, 0)
+        i = cython.declare(cython.Py_ssize_t, 0)
+        for i in range(4):
+            turned[i] = k[(i + phase) & 3]
+        src += start
+        memcpy(cython.address(k32), turned, 4)
+        k64 = cython.declare(cython.ulonglong, (cython.cast(cython.ulonglong, k32) << 32) | k32)
+        i = 0
+        while i + 8 <= n:
+            memcpy(cython.address(word), src + i, 8)
+            word ^= k64
+            memcpy(dst + i, cython.address(word), 8)
+            i += 8
+        while i < n:
+            dst[i] = src[i] ^ turned[i & 3]
+            i += 1
 
 
 _XOR_TABLES: list[bytes] = []
@@ -406,8 +418,9 @@ class Engine:
                 self._consume_partial(avail)
             return None
         if self._more is not None and len(self._buf) - self._pos < remaining:
-            self._gather()
-        payload = self._take(remaining)
+            payload = self._take_spread(remaining)
+        else:
+            payload = self._take(remaining)
         self._f_open = False
         if opcode >= _CLOSE:
             if opcode == _CLOSE:
@@ -429,6 +442,40 @@ class Engine:
         self._f_done += n
         self._release()
         return payload
+
+    def _take_spread(self, n: int) -> bytes:
+        """Like :meth:`_take` for a payload running from the buffer into queued chunks.
+
+        The compiled server build unmasks straight from the chunks into the payload
+        (one copy); otherwise the chunks are joined first.
+        """
+        if not cython.compiled or self._client:
+            self._gather()
+            return self._take(n)
+        out = PyBytes_FromStringAndSize(cython.NULL, n)  # pragma: no cover - C only
+        dst = cython.declare(cython.p_uchar, cython.cast(cython.p_uchar, PyBytes_AS_STRING(out)))
+        more = self._more
+        assert more is not None
+        piece = self._buf
+        start = self._pos
+        done = 0
+        phase = self._f_done & 3
+        while True:
+            size = min(len(piece) - start, n - done)
+            _xor_into(dst + done, piece, start, size, self._f_key, (phase + done) & 3)
+            done += size
+            if done == n:
+                break
+            piece = more.pop(0)
+            self._more_len -= len(piece)
+            start = 0
+        self._buf = piece
+        self._pos = start + size
+        if not more:
+            self._more = None
+        self._f_done += n
+        self._release()
+        return out  # type: ignore[no-any-return]
 
     def _consume_partial(self, avail: int) -> None:
         """Inflate and/or UTF-8-check the part of a frame received so far (section 8.1)."""
