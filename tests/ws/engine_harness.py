@@ -19,6 +19,7 @@ from itertools import pairwise
 from typing import Any
 
 from wsproto.extensions import Extension
+from wsproto.extensions import PerMessageDeflate as WsprotoDeflate
 from wsproto.frame_protocol import FrameProtocol, ParseFailed
 
 from tidewire.ws import _frames_py
@@ -107,6 +108,13 @@ def client_compressor(params: DeflateParams) -> Any:
     return zlib.compressobj(6, zlib.DEFLATED, -params.client_window_bits)
 
 
+def peer_compressor(side: Side, params: DeflateParams) -> Any:
+    """What the peer of ``side`` compresses with: a client for a server, and the reverse."""
+    if side is Side.SERVER:
+        return client_compressor(params)
+    return zlib.compressobj(6, zlib.DEFLATED, -params.server_window_bits)
+
+
 # -------------------------------------------------------------------------- factories
 
 OPTIONS = DeflateOptions()
@@ -139,15 +147,29 @@ class WsprotoFrameReference:
 
     With the size guard and, for an agreed permessage-deflate on the server side,
     tidewire's bounded ``PerMessageDeflate`` (both wsproto extensions of tidewire's
-    present WebSocket code), so it decides exactly as tidewire does today.
+    present WebSocket code), so it decides exactly as tidewire does today. On the
+    client side, compression is wsproto's own ``PerMessageDeflate`` (unbounded).
     """
 
     def __init__(self, side: Side, codec: Codec | None, max_message_size: int) -> None:
         extensions: list[Extension] = []
         self._deflate: PerMessageDeflate | None = None
-        if codec is not None:
-            if side is not Side.SERVER:
-                raise NotImplementedError("the wsproto reference compresses on the server side")
+        if codec is not None and side is Side.CLIENT:
+            # wsproto's own extension: it does not bound inflation, so client-side cases
+            # with compression must not rely on max_message_size.
+            inflater, deflater = codec
+            client_ext = WsprotoDeflate()
+            agreed = [
+                f"server_max_window_bits={inflater._window_bits}",
+                f"client_max_window_bits={deflater._window_bits}",
+            ]
+            if inflater._no_context_takeover:
+                agreed.append("server_no_context_takeover")
+            if deflater._no_context_takeover:
+                agreed.append("client_no_context_takeover")
+            client_ext.finalize("permessage-deflate; " + "; ".join(agreed))
+            extensions += [DeclaredSizeGuard(max_message_size), client_ext]
+        elif codec is not None:
             inflater, deflater = codec
             params = DeflateParams(
                 server_no_context_takeover=deflater._no_context_takeover,
