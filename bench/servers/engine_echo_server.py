@@ -90,8 +90,20 @@ def make_protocol(engine_cls: Any, deflate: bool) -> type[asyncio.Protocol]:
             self.send(out)
 
         def send(self, frames: list[bytes]) -> None:
-            if frames and self.transport is not None:
-                self.transport.write(b"".join(frames) if len(frames) > 1 else frames[0])
+            """Small frames coalesced into one write; large ones written as they are.
+
+            Joining 64 KiB frames cost more than the extra write calls (cProfile).
+            """
+            transport = self.transport
+            if not frames or transport is None:
+                return
+            if len(frames) == 1:
+                transport.write(frames[0])
+            elif sum(map(len, frames)) <= 16384:
+                transport.write(b"".join(frames))
+            else:
+                for frame in frames:
+                    transport.write(frame)
 
         def upgrade(self, head: str) -> None:
             headers = {}
