@@ -18,25 +18,19 @@ from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from typing import Any
 
-from wsproto.extensions import Extension
-from wsproto.extensions import PerMessageDeflate as WsprotoDeflate
-from wsproto.frame_protocol import FrameProtocol, ParseFailed
-
 from tidewire.ws import _frames_py
 from tidewire.ws.compression import MessageDeflater, MessageInflater, codec_for
-from tidewire.ws.deflate import DeflateOptions, DeflateParams, PerMessageDeflate
+from tidewire.ws.deflate import DeflateOptions, DeflateParams
 from tidewire.ws.engine import (
     OP_BINARY,
     OP_CLOSE,
     OP_PING,
-    OP_PONG,
     OP_TEXT,
     FrameEngine,
     FrameError,
-    FrameEvent,
     Side,
 )
-from tidewire.ws.sizeguard import DeclaredSizeGuard
+from tidewire.ws.wsproto_engine import WsprotoEngine
 
 try:
     from tidewire.ws import _frames_c
@@ -138,91 +132,10 @@ def make_engine(
 def make_reference(
     side: Side, params: DeflateParams | None = None, max_size: int = 0
 ) -> FrameEngine:
-    """The reference engine; the ONE line to change to switch it is the ``return`` below."""
-    return WsprotoFrameReference(side, codec(side, params, max_size), max_size)
+    """The reference engine: tidewire's wsproto engine, with the same shared codec."""
+    return WsprotoEngine(side, codec(side, params, max_size), max_size)
 
 
-class WsprotoFrameReference:
-    """wsproto's ``FrameProtocol`` behind the :class:`FrameEngine` interface.
-
-    With the size guard and, for an agreed permessage-deflate on the server side,
-    tidewire's bounded ``PerMessageDeflate`` (both wsproto extensions of tidewire's
-    present WebSocket code), so it decides exactly as tidewire does today. On the
-    client side, compression is wsproto's own ``PerMessageDeflate`` (unbounded).
-    """
-
-    def __init__(self, side: Side, codec: Codec | None, max_message_size: int) -> None:
-        extensions: list[Extension] = []
-        self._deflate: PerMessageDeflate | None = None
-        if codec is not None and side is Side.CLIENT:
-            # wsproto's own extension: it does not bound inflation, so client-side cases
-            # with compression must not rely on max_message_size.
-            inflater, deflater = codec
-            client_ext = WsprotoDeflate()
-            agreed = [
-                f"server_max_window_bits={inflater._window_bits}",
-                f"client_max_window_bits={deflater._window_bits}",
-            ]
-            if inflater._no_context_takeover:
-                agreed.append("server_no_context_takeover")
-            if deflater._no_context_takeover:
-                agreed.append("client_no_context_takeover")
-            client_ext.finalize("permessage-deflate; " + "; ".join(agreed))
-            extensions += [DeclaredSizeGuard(max_message_size), client_ext]
-        elif codec is not None:
-            inflater, deflater = codec
-            params = DeflateParams(
-                server_no_context_takeover=deflater._no_context_takeover,
-                client_no_context_takeover=inflater._no_context_takeover,
-                server_window_bits=deflater._window_bits,
-                client_window_bits=inflater._window_bits,
-            )
-            self._deflate = PerMessageDeflate(params, OPTIONS, max_message_size)
-            extensions.append(self._deflate)
-        else:
-            extensions.append(DeclaredSizeGuard(max_message_size))
-        self._proto = FrameProtocol(client=side is Side.CLIENT, extensions=extensions)
-        self._buffered = 0
-
-    def receive_data(self, data: bytes) -> None:
-        self._proto.receive_bytes(data)
-
-    def next_event(self) -> FrameEvent | None:
-        try:
-            for wframe in self._proto.received_frames():
-                opcode = int(wframe.opcode)
-                if opcode == OP_CLOSE:
-                    code, reason = wframe.payload  # type: ignore[misc]
-                    return (OP_CLOSE, (int(code), reason), True)
-                if opcode in (OP_PING, OP_PONG):
-                    return (opcode, bytes(wframe.payload), True)  # type: ignore[arg-type]
-                return (opcode, wframe.payload, wframe.message_finished)
-        except ParseFailed as exc:
-            raise FrameError(int(exc.code), str(exc)) from exc
-        return None
-
-    @property
-    def buffered(self) -> int:
-        return len(self._proto._frame_decoder.buffer)
-
-    def encode_message(self, data: str | bytes, compress: bool = True) -> bytes:
-        if self._deflate is not None:
-            self._deflate.compress_next = compress
-        return bytes(self._proto.send_data(data, fin=True))
-
-    def encode_control(self, opcode: int, payload: bytes) -> bytes:
-        if opcode == OP_PING:
-            return bytes(self._proto.ping(payload))
-        return bytes(self._proto.pong(payload))
-
-    def encode_close(self, code: int | None, reason: str = "") -> bytes:
-        return bytes(self._proto.close(code, reason or None))
-
-
-# ------------------------------------------------------------------------- recording
-
-#: A normalised outcome: completed messages and control frames in order, then at most
-#: one ``("error", code)``. Pieces of a message the error interrupted are not included.
 Record = list[tuple[Any, ...]]
 
 
