@@ -20,11 +20,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol, cast
 
+from ..flow import WriteFlow
 from .accesslog import AccessLogger
 from .config import ServerConfig
 from .deadline import Deadline
 from .exceptions import HTTPException, HTTPRequestTimeout, exception_for_status
-from ..flow import WriteFlow
 from .parser import BadRequest, RequestHead, RequestReader
 from .request import BaseRequest
 from .response import Response, StreamResponse
@@ -61,10 +61,14 @@ class ConnectionRegistry(Protocol):
 class UpgradedProtocol(Protocol):
     """What takes over a connection after an upgrade (a WebSocket, say).
 
-    It receives the transport's events from then on, as an asyncio protocol
-    would, :meth:`begin_shutdown` when the server shuts down gracefully, and
+    It becomes the transport's protocol (``transport.set_protocol``) and gets its
+    events directly; it must call the callback given to :meth:`on_connection_lost`
+    exactly once, from its own ``connection_lost``. It also gets
+    :meth:`begin_shutdown` when the server shuts down gracefully, and
     :meth:`handler_failed` when the handler that upgraded raised.
     """
+
+    def on_connection_lost(self, callback: Callable[[], None]) -> None: ...
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None: ...
 
@@ -160,9 +164,6 @@ class HTTPProtocol(asyncio.Protocol):
         self._deadline.set(_HEAD, self._config.head_timeout)
 
     def data_received(self, data: bytes) -> None:
-        if self._upgraded is not None:
-            self._upgraded.data_received(data)
-            return
         if self._upgrade_tail is not None:
             self._upgrade_tail += data
             return
@@ -203,8 +204,6 @@ class HTTPProtocol(asyncio.Protocol):
             self._feed(stash)
 
     def eof_received(self) -> bool | None:
-        if self._upgraded is not None:
-            return self._upgraded.eof_received()
         self._peer_eof = True
         receiving = self._receiving
         if receiving is not None:
@@ -218,8 +217,6 @@ class HTTPProtocol(asyncio.Protocol):
         self._closed = True
         self._registry.connection_lost(self)
         self._deadline.cancel()
-        if self._upgraded is not None:
-            self._upgraded.connection_lost(exc)
         self._write_flow.fail()
         receiving = self._receiving
         if receiving is not None and not receiving._content.is_eof():
@@ -233,13 +230,9 @@ class HTTPProtocol(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._write_flow.pause()
-        if self._upgraded is not None:
-            self._upgraded.pause_writing()
 
     def resume_writing(self) -> None:
         self._write_flow.resume()
-        if self._upgraded is not None:
-            self._upgraded.resume_writing()
 
     # writing (the ResponseChannel side) --------------------------------------------
 
@@ -260,15 +253,19 @@ class HTTPProtocol(asyncio.Protocol):
     def hand_over(self, receiver: UpgradedProtocol) -> None:
         """Give the connection to ``receiver`` after an upgrade response was sent.
 
-        From then on ``receiver`` gets every transport event; the bytes that
-        followed the upgrade request's head are passed to its ``data_received``
-        right away. The HTTP side no longer reads or times anything.
+        ``receiver`` becomes the transport's protocol and gets every transport
+        event from then on; the bytes that followed the upgrade request's head
+        are passed to its ``data_received`` right away. The HTTP side no longer
+        reads or times anything; it learns of the connection's end from the
+        callback it registers with ``receiver.on_connection_lost``.
         """
         if self._upgrade_tail is None or self.transport is None or self._closed:
             raise RuntimeError("this connection has no pending upgrade")
         tail, self._upgrade_tail = self._upgrade_tail, None
         self._upgraded = receiver
         self._deadline.set(_BUSY, None)
+        receiver.on_connection_lost(self._upgraded_connection_lost)
+        self.transport.set_protocol(receiver)  # type: ignore[arg-type]
         receiver.connection_made(self.transport)
         if self._write_flow.paused:
             receiver.pause_writing()
@@ -277,6 +274,10 @@ class HTTPProtocol(asyncio.Protocol):
             receiver.data_received(tail)
         if self._shutting_down:
             receiver.begin_shutdown()
+
+    def _upgraded_connection_lost(self) -> None:
+        """The upgraded connection ended: what ``connection_lost`` does for HTTP."""
+        self.connection_lost(None)
 
     @property
     def upgraded(self) -> bool:

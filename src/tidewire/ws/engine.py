@@ -12,9 +12,12 @@ Two engines implement it:
 - ``"compiled"``: tidewire's own frame parser, compiled with Cython when a C
   compiler was present at install time.
 
-:func:`create_engine` picks the compiled engine when it was built, unless the
-environment variable ``TIDEWIRE_NO_EXTENSIONS`` is set to a non-empty value
-other than ``0``; :data:`ENGINE` names the engine in use.
+:func:`tidewire.ws.engines.create_engine` picks the compiled engine when it
+was built, unless the environment variable ``TIDEWIRE_NO_EXTENSIONS`` is set to
+a non-empty value other than ``0``; :data:`tidewire.ws.engines.ENGINE` (also
+``tidewire.ws.ENGINE`` and ``tidewire.web.websocket_engine()``) names the
+engine in use. (They live in their own module so that engines may import this
+one.)
 
 Events are plain tuples, so the per-frame path allocates nothing beyond them:
 
