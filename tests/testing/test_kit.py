@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -163,3 +168,50 @@ async def test_tidewire_client_fixture(tidewire_client) -> None:  # type: ignore
     client = await tidewire_client(hello)
     response = await client.get("/fixture")
     assert (response.status, response.text()) == (200, "hello /fixture")
+
+
+async def test_tidewire_ws_fixture(tidewire_server, tidewire_ws) -> None:  # type: ignore[no-untyped-def]
+    async def echo(request: web.BaseRequest) -> web.StreamResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            await ws.send_str(message.data.upper())
+        return ws
+
+    server = await tidewire_server(echo)
+    by_server = await tidewire_ws(server, "/ws")
+    by_url = await tidewire_ws(server.ws_url("/other"))
+    for ws in (by_server, by_url):
+        await ws.send_str("kit")
+        assert await ws.receive_str() == "KIT"
+    await by_url.close()  # the fixture closes only what is still open
+
+
+EXAMPLE_TEST = """
+import pytest
+from tidewire import web
+
+@pytest.mark.asyncio
+async def test_hello(tidewire_client):
+    async def handler(request):
+        return web.Response(text="hi " + request.path)
+
+    client = await tidewire_client(handler)
+    response = await client.get("/there")
+    assert (response.status, response.text()) == (200, "hi /there")
+"""
+
+
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_plugin_in_another_project(tmp_path: Any, mode: str) -> None:
+    # A project with no conftest: only the plugin and pytest-asyncio provide the fixtures.
+    (tmp_path / "test_example.py").write_text(EXAMPLE_TEST)
+    src = Path(__file__).resolve().parents[2] / "src"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "tidewire.testing.plugin",
+         f"--asyncio-mode={mode}", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(src)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
