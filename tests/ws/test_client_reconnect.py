@@ -114,3 +114,32 @@ async def test_asking_for_the_next_connection_while_open_closes_the_current_one(
     assert opened[0].close_code == 1000 and opened[0].closed_by_application is False
     await asyncio.sleep(0.1)
     assert peers == [1000, 1000]
+
+
+async def test_next_connection_answers_a_close_the_application_left_pending(
+    tidewire_server: Any,
+) -> None:
+    # With autoclose=False the peer's Close waits for our answer; moving on must give it.
+    results: list[tuple[int | None, float]] = []
+
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        ws = web.WebSocketResponse(close_timeout=5)
+        await ws.prepare(request)
+        started = asyncio.get_running_loop().time()
+        await ws.close(code=web.WSCloseCode.GOING_AWAY)
+        results.append((ws.close_code, asyncio.get_running_loop().time() - started))
+        return ws
+
+    server = await tidewire_server(handler)
+    count = 0
+    async for ws in tidewire.connect(
+        server.ws_url("/"), reconnect=True, backoff=FAST, autoclose=False
+    ):
+        count += 1
+        message = await ws.receive()
+        assert (message.type, message.data) == (web.WSMsgType.CLOSE, 1001)
+        if count == 2:
+            await ws.close()
+    await asyncio.sleep(0.1)
+    assert [code for code, _ in results] == [1000, 1000]  # our answer, not 1006
+    assert all(elapsed < 2 for _, elapsed in results)

@@ -43,8 +43,9 @@ class TestServer:
         self.handler = handler
         self.host = host
         self.ssl_context = ssl_context
-        self.server = Server(handler, **server_options)
-        self._runner = ServerRunner(self.server, shutdown_timeout=shutdown_timeout)
+        self.server = Server(handler, shutdown_timeout=shutdown_timeout, **server_options)
+        #: The runner that owns the listening site (``cleanup()`` is what :meth:`close` does).
+        self.runner = ServerRunner(self.server, shutdown_timeout=shutdown_timeout)
         self._port: int | None = None
 
     @property
@@ -77,8 +78,8 @@ class TestServer:
         """Start listening on a free port."""
         if self._port is not None:
             return
-        await self._runner.setup()
-        site = TCPSite(self._runner, self.host, 0, ssl_context=self.ssl_context)
+        await self.runner.setup()
+        site = TCPSite(self.runner, self.host, 0, ssl_context=self.ssl_context)
         await site.start()
         self._port = int(site.sockets[0].getsockname()[1])
 
@@ -87,7 +88,7 @@ class TestServer:
         if self._port is None:
             return
         self._port = None
-        await self._runner.cleanup()
+        await self.runner.cleanup()
 
     async def __aenter__(self) -> TestServer:
         await self.start()

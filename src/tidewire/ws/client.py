@@ -196,7 +196,7 @@ class Reconnecting:
         if current is not None:
             if current.closed_by_application:
                 raise StopAsyncIteration
-            if current._conn is not None and not current._conn.closed:
+            if current._conn is not None and current._conn.close_pending:
                 await WebSocketEndpoint.close(current)  # not the application's choice
             await asyncio.sleep(self._backoff.next_delay())
         while True:
