@@ -53,4 +53,4 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) .autobahn-venv autobahn/reports bench/results .pytest_cache .mypy_cache
+	rm -rf $(VENV) .autobahn-venv autobahn/reports autobahn/reports-client bench/results .pytest_cache .mypy_cache

@@ -12,7 +12,8 @@ Usage::
 
 Which cases run is the fuzzingserver's spec's choice (``cases``).
 
-It prints ``CASES <n>`` once it knows the count and one line per chapter, and
+It prints ``ENGINE <name>`` (the frame engine it runs on), ``CASES <n>`` once it
+knows the count and a progress line every 50 cases, and
 exits 0 when every case ran (the verdicts are in the fuzzingserver's report).
 """
 
@@ -69,6 +70,7 @@ async def update_reports(base: str, agent: str) -> None:
 
 async def main_async(base: str, agent: str) -> None:
     """Run every case the fuzzingserver offers, then update the reports."""
+    print(f"ENGINE {web.websocket_engine()}", flush=True)
     total = await case_count(base)
     print(f"CASES {total}", flush=True)
     started = time.monotonic()
