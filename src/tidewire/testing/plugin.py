@@ -39,6 +39,7 @@ def _async_fixture(function: _F) -> _F:
     """pytest-asyncio's fixture decorator (so strict mode works too), typed."""
     return cast(_F, _fixture(function))
 
+
 __all__ = ["tidewire_client", "tidewire_server", "tidewire_ws"]
 
 ServerFactory = Callable[..., Awaitable[TestServer]]

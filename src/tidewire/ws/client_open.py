@@ -206,4 +206,3 @@ async def open_client(
         for tcp in transport:
             tcp.abort()
         raise
-
