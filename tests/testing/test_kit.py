@@ -215,3 +215,24 @@ def test_plugin_in_another_project(tmp_path: Any, mode: str) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+async def test_https_test_server_and_client(tidewire_client) -> None:  # type: ignore[no-untyped-def]
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    async with TestServer(hello, ssl_context=server_ctx) as server:
+        assert server.url.startswith("https://") and server.ws_url("/").startswith("wss://")
+        client_ctx = ssl.create_default_context()
+        ca.configure_trust(client_ctx)
+        async with TestClient(server.url, ssl=client_ctx) as client:
+            assert (await client.get("/tls")).text() == "hello /tls"
+        async with TestClient(server.url) as system_trust:
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await system_trust.get("/")
+        fixture_client = await tidewire_client(server)  # skips verification for the kit's server
+        assert (await fixture_client.get("/f")).status == 200
