@@ -71,7 +71,7 @@ class WebSocketEndpoint:
 
     @property
     def write_buffer_size(self) -> int:
-        """Bytes waiting in the transport to be sent to the peer."""
+        """Bytes queued (by us or the transport) and not yet sent to the peer."""
         return self._conn.write_buffer_size if self._conn is not None else 0
 
     # receiving ----------------------------------------------------------------------

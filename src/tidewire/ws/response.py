@@ -129,9 +129,12 @@ class WebSocketResponse(WebSocketEndpoint, StreamResponse):
     async def prepare(self, request: BaseRequest) -> None:
         """Complete the opening handshake with 101 and take over the connection.
 
-        Raises :class:`HTTPBadRequest` (400) for a malformed upgrade,
-        :class:`HTTPUpgradeRequired` (426) for another WebSocket version and
-        :class:`HTTPForbidden` (403) for a refused origin; the server sends them.
+        Raises :class:`HTTPBadRequest` (400) for a malformed upgrade or one that
+        carries a body (``Content-Length`` above 0 or ``Transfer-Encoding``: the
+        bytes after the head are frames), :class:`HTTPUpgradeRequired` (426) for
+        another WebSocket version and :class:`HTTPForbidden` (403) for a refused
+        origin; the server sends them. The answer is 101 whatever
+        :meth:`set_status` said before.
         """
         if self._conn is not None:
             return
