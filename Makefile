@@ -62,5 +62,5 @@ bench: $(STAMP)
 	$(PY) bench/run.py --baseline aiohttp $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .autobahn-venv autobahn/reports bench/results .pytest_cache .mypy_cache build
+	rm -rf $(VENV) .autobahn-venv autobahn/reports autobahn/reports-client bench/results .pytest_cache .mypy_cache build
 	rm -f src/tidewire/ws/_frames_c.*.so

@@ -755,6 +755,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="print every line wstest prints"
     )
+    parser.add_argument(
+        "--server-only",
+        action="store_true",
+        help="skip the client direction (fuzzingserver against tidewire.connect, client_run.py)",
+    )
+    import client_run  # the client direction lives in its own module, which imports this one
+
+    client_run.add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -929,7 +937,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.install_only:
             log(f"ready in {format_seconds(time.monotonic() - started)}")
             return EXIT_PASSED
-        return run_suite(args, backend, started)
+        status = run_suite(args, backend, started)
+        if not args.server_only:
+            import client_run
+
+            status = max(status, client_run.run_client_suite(args, backend))
+        return status
     except RunnerError as exc:
         log(f"ERROR: {exc}")
     except KeyboardInterrupt:

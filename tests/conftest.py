@@ -49,20 +49,16 @@ ServeFactory = Callable[..., Any]
 
 
 @pytest.fixture
-async def serve() -> AsyncIterator[ServeFactory]:
-    """``srv = await serve(handler, **server_options)``: start a server; stopped after the test."""
-    runners: list[web.ServerRunner] = []
+async def serve(tidewire_server: Any) -> AsyncIterator[ServeFactory]:
+    """``srv = await serve(handler, **server_options)``: start a server; stopped after the test.
 
-    async def start(handler: Any, *, ssl_context: Any = None, **options: Any) -> RunningServer:
-        server = web.Server(handler, **options)
-        runner = web.ServerRunner(server, shutdown_timeout=options.get("shutdown_timeout", 2.0))
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
-        await site.start()
-        runners.append(runner)
-        port = site.sockets[0].getsockname()[1]
-        return RunningServer("127.0.0.1", port, server, runner)
+    Built on the test kit's ``tidewire_server`` fixture (:mod:`tidewire.testing`).
+    """
+
+    async def start(
+        handler: Any, *, shutdown_timeout: float = 2.0, **options: Any
+    ) -> RunningServer:
+        server = await tidewire_server(handler, shutdown_timeout=shutdown_timeout, **options)
+        return RunningServer(server.host, server.port, server.server, server.runner)
 
     yield start
-    for runner in runners:
-        await runner.cleanup()

@@ -33,6 +33,15 @@ from .server import (
     UnixSite,
     run_server,
 )
+from .ws.client import ClientWebSocket, connect
+from .ws.client_errors import (
+    WSClientError,
+    WSConnectError,
+    WSHandshakeRejected,
+    WSInvalidUpgrade,
+    WSOpenTimeout,
+    WSRedirect,
+)
 from .ws.deflate import DeflateOptions
 from .ws.engines import ENGINE as _WS_ENGINE
 from .ws.messages import WebSocketError, WSCloseCode, WSConnectionClosed, WSMessage, WSMsgType
@@ -66,6 +75,7 @@ __all__ = [
     "SlowPolicy",
     "BaseSite",
     "BodyStream",
+    "ClientWebSocket",
     "DeflateOptions",
     "FileField",
     "GracefulExit",
@@ -83,13 +93,20 @@ __all__ = [
     "StreamResponse",
     "TCPSite",
     "UnixSite",
+    "WSClientError",
     "WSCloseCode",
+    "WSConnectError",
     "WSConnectionClosed",
+    "WSHandshakeRejected",
+    "WSInvalidUpgrade",
     "WSMessage",
     "WSMsgType",
+    "WSOpenTimeout",
+    "WSRedirect",
     "WebSocketError",
     "WebSocketReady",
     "WebSocketResponse",
+    "connect",
     "json_response",
     "run_server",
     "websocket_engine",

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 from websockets.asyncio.client import connect as ws_connect
 
+import tidewire
 from tidewire import web
 
 Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
@@ -95,11 +96,21 @@ def scripted_handler(
 
 # real clients ---------------------------------------------------------------------------
 
-CLIENT_KINDS = ["websockets", "websockets-deflate", "aiohttp", "aiohttp-deflate"]
+CLIENT_KINDS = [
+    "websockets",
+    "websockets-deflate",
+    "aiohttp",
+    "aiohttp-deflate",
+    "tidewire",
+    "tidewire-deflate",
+]
 
 
 class Client:
-    """The few operations the tests need, over a websockets or an aiohttp client."""
+    """The few operations the tests need, over a websockets, aiohttp or tidewire client.
+
+    (tidewire's client has aiohttp's message API, so it takes aiohttp's paths.)
+    """
 
     def __init__(self, kind: str, conn: Any) -> None:
         self.kind = kind
@@ -153,6 +164,10 @@ async def open_client(kind: str, url: str, **options: Any) -> AsyncIterator[Clie
             close_timeout=2,
             **options,
         ) as conn:
+            yield Client(kind, conn)
+        return
+    if kind.startswith("tidewire"):
+        async with tidewire.connect(url, compress=deflate, max_msg_size=0, **options) as conn:
             yield Client(kind, conn)
         return
     timeout = aiohttp.ClientTimeout(total=10)

@@ -1,0 +1,1 @@
+"""Tests of tidewire.testing (the kit) through its own fixtures."""
