@@ -8,6 +8,7 @@ from __future__ import annotations
 from .http import exceptions as _exceptions
 from .http.config import ServerConfig
 from .http.exceptions import *  # noqa: F403 (every HTTPException class)
+from .http.fileresponse import FileResponse
 from .http.forms import FileField
 from .http.parser import HttpVersion, RequestHead
 from .http.request import BaseRequest
@@ -57,6 +58,7 @@ __all__ = [
     "BodyStream",
     "DeflateOptions",
     "FileField",
+    "FileResponse",
     "GracefulExit",
     "HttpVersion",
     "HttpVersion10",
