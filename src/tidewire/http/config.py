@@ -47,6 +47,9 @@ class ServerConfig:
     #: Seconds a client has to send a whole request head once it started one (slowloris);
     #: answered 408 and closed.
     head_timeout: float = 15.0
+    #: Decode ``Content-Encoding: gzip``/``deflate``/``br`` request bodies as they are read
+    #: (the decoded size is what ``client_max_size`` bounds). ``False``: bodies as sent.
+    auto_decompress: bool = True
     #: Seconds a handler waits for the next piece of a request body before 408.
     body_timeout: float = 60.0
     #: Seconds :meth:`Server.shutdown` lets in-flight requests run before cancelling them.

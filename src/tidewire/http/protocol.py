@@ -23,6 +23,7 @@ from typing import Protocol, cast
 from .accesslog import AccessLogger
 from .config import ServerConfig
 from .deadline import Deadline
+from .decodingstream import body_stream_type
 from .exceptions import HTTPException, HTTPRequestTimeout, exception_for_status
 from ..flow import WriteFlow
 from .parser import BadRequest, RequestHead, RequestReader
@@ -321,7 +322,8 @@ class HTTPProtocol(asyncio.Protocol):
         self._discard_budget = None
 
     def _make_body_stream(self, head: RequestHead) -> BodyStream:
-        return BodyStream(
+        make = body_stream_type(head.headers) if self._config.auto_decompress else BodyStream
+        return make(
             high_water=self._config.read_buffer_limit,
             pause_reading=self._pause_body,
             resume_reading=self._resume_body,
