@@ -20,12 +20,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol, cast
 
+from ..flow import WriteFlow
 from .accesslog import AccessLogger
 from .config import ServerConfig
 from .deadline import Deadline
 from .decodingstream import body_stream_type
 from .exceptions import HTTPException, HTTPRequestTimeout, exception_for_status
-from ..flow import WriteFlow
 from .parser import BadRequest, RequestHead, RequestReader
 from .request import BaseRequest
 from .response import Response, StreamResponse

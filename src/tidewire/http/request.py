@@ -18,7 +18,8 @@ from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
 
 from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
-from .forms import FileField, FormError, parse_header_params, parse_multipart, parse_urlencoded
+from .forms import FileField, FormError, parse_header_params, parse_urlencoded
+from .multipart import MultipartReader, read_form
 from .parser import HttpVersion, RequestHead
 from .streams import BodyStream
 
@@ -36,6 +37,9 @@ class BaseRequest(MutableMapping[str, Any]):
     It is also a mutable mapping in which a handler may keep per-request state.
     """
 
+    #: Most fields :meth:`post` accepts (400 past it); set it on a subclass or instance.
+    max_form_fields: int = 1000
+
     def __init__(
         self, head: RequestHead, content: BodyStream, protocol: HTTPProtocol, client_max_size: int
     ) -> None:
@@ -45,6 +49,7 @@ class BaseRequest(MutableMapping[str, Any]):
         self._client_max_size = client_max_size
         self._state: dict[str, Any] = {}
         self._body: bytes | None = None
+        self._post: MultiDictProxy[str | FileField] | None = None
         self.keep_alive = head.keep_alive
 
     # head ---------------------------------------------------------------------------
@@ -244,21 +249,43 @@ class BaseRequest(MutableMapping[str, Any]):
             raise HTTPBadRequest(text="Request body is not valid JSON") from exc
 
     async def post(self) -> MultiDictProxy[str | FileField]:
-        """Fields of an urlencoded or multipart form body (empty for other bodies)."""
+        """Fields of an urlencoded or multipart form body (empty for other bodies).
+
+        Both are bounded by ``client_max_size`` (413) and :attr:`max_form_fields`
+        (400). Multipart bodies are streamed (:meth:`multipart`); their files
+        are spooled to temporary files past 64 KiB.
+        """
+        if self._post is not None:
+            return self._post
         media_type, params = self._content_type_params
-        if media_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            return MultiDictProxy(MultiDict())
-        body = await self.read()
         charset = params.get("charset", "utf-8")
-        try:
-            fields: MultiDict[str | FileField]
-            if media_type == "multipart/form-data":
-                fields = parse_multipart(body, params.get("boundary", ""), charset)
-            else:
-                fields = MultiDict(parse_urlencoded(body, charset))
-        except FormError as exc:
-            raise HTTPBadRequest(text=f"Malformed form body: {exc}") from exc
-        return MultiDictProxy(fields)
+        fields: MultiDict[str | FileField]
+        if media_type == "multipart/form-data":
+            fields = await read_form(
+                await self.multipart(),
+                charset=charset,
+                max_size=self._client_max_size or (1 << 62),
+                max_fields=self.max_form_fields,
+            )
+        elif media_type == "application/x-www-form-urlencoded":
+            body = await self.read()
+            try:
+                fields = MultiDict(parse_urlencoded(body, charset, self.max_form_fields))
+            except FormError as exc:
+                raise HTTPBadRequest(text=f"Malformed form body: {exc}") from exc
+        else:
+            fields = MultiDict()
+        self._post = MultiDictProxy(fields)
+        return self._post
+
+    async def multipart(self) -> MultipartReader:
+        """A streaming reader of a ``multipart/*`` body: parts one at a time, in chunks.
+
+        Nothing bounds the total size here (``client_max_size`` applies to
+        ``read()`` and ``post()``): the caller decides how much of an upload to
+        accept and where it goes. 400 if the body is not multipart.
+        """
+        return MultipartReader(self._head.headers, self._content)
 
     async def release(self) -> None:
         """Read and drop the rest of the body."""
