@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from multidict import CIMultiDict
 
+from .bodies import BodyPlan, plan_body, send_streamed
+from .forms import parse_header_params
 from .serialize import encode_response_head, http_date, reason_phrase
 
 if TYPE_CHECKING:
@@ -382,16 +384,19 @@ class StreamResponse:
 
 
 class Response(StreamResponse):
-    """A response whose whole body is in memory.
+    """A response with its whole body given up front.
 
     Give ``text`` (a str, sent as ``text/plain; charset=utf-8`` unless told
-    otherwise) or ``body`` (bytes, ``application/octet-stream`` by default).
+    otherwise) or ``body``: bytes-like (``application/octet-stream`` by
+    default), a str (encoded with ``charset``, UTF-8 by default), a file object
+    (streamed, never read whole) or an async iterable of bytes (sent chunked);
+    see :mod:`.bodies` for each one's defaults.
     """
 
     def __init__(
         self,
         *,
-        body: bytes | bytearray | memoryview | None = None,
+        body: Any = None,
         status: int = 200,
         reason: str | None = None,
         text: str | None = None,
@@ -407,6 +412,7 @@ class Response(StreamResponse):
         has_type = "Content-Type" in self._headers
         if has_type and (content_type is not None or charset is not None):
             raise ValueError("Content-Type header and content_type/charset are exclusive")
+        self._plan: BodyPlan | None = None
         if text is not None:
             if not isinstance(text, str):
                 raise TypeError(f"text must be str, not {type(text).__name__}")
@@ -414,22 +420,36 @@ class Response(StreamResponse):
             self._body: bytes = text.encode(charset)
             if not has_type:
                 self._set_content_type(content_type or "text/plain", charset)
+        elif body is None:
+            self._body = b""
+            if not has_type and content_type is not None:
+                self._set_content_type(content_type, charset)
         else:
-            if body is not None and not isinstance(body, bytes | bytearray | memoryview):
-                raise TypeError(f"body must be bytes, not {type(body).__name__}")
-            self._body = bytes(body) if body is not None else b""
-            if not has_type and (content_type is not None or body is not None):
-                self._set_content_type(content_type or "application/octet-stream", charset)
+            self._take_body(body, None if has_type else content_type, charset)
+
+    def _take_body(self, body: object, content_type: str | None, charset: str | None) -> None:
+        """Classify ``body`` and, when ``content_type`` is not None or no type is set, type it."""
+        given = parse_header_params(content_type)[1].get("charset") if content_type else None
+        body_charset = charset or given or self.charset or "utf-8"
+        plan = plan_body(body, body_charset)
+        self._plan = plan if plan.data is None else None
+        self._body = plan.data if plan.data is not None else b""
+        if "Content-Type" not in self._headers or content_type is not None:
+            if plan.text and charset is None and given is None:
+                charset = body_charset
+            self._set_content_type(content_type or plan.content_type or "", charset)
+        if plan.filename is not None and "Content-Disposition" not in self._headers:
+            self._headers["Content-Disposition"] = f'attachment; filename="{plan.filename}"'
 
     @property
-    def body(self) -> bytes:
-        """The body bytes."""
-        return self._body
+    def body(self) -> Any:
+        """The body: bytes when in memory, else the file or async iterable given."""
+        return self._plan.stream if self._plan is not None else self._body
 
     @body.setter
-    def body(self, value: bytes) -> None:
+    def body(self, value: Any) -> None:
         self._check_not_prepared()
-        self._body = bytes(value)
+        self._take_body(value, None, None)
 
     @property
     def text(self) -> str:
@@ -439,16 +459,26 @@ class Response(StreamResponse):
     @text.setter
     def text(self, value: str) -> None:
         self._check_not_prepared()
+        self._plan = None
         self._body = value.encode(self.charset or "utf-8")
 
     async def prepare(self, request: BaseRequest) -> None:
-        """Send head and body at once."""
-        if self._channel is None:
-            self._send_head(request, self._body)
-            self._eof_sent = True
-            channel = self._channel
-            if channel is not None and channel.writing_paused:
-                await channel.drain()
+        """Send head and body at once (a streamed body: the head, then the body piece by piece)."""
+        if self._channel is not None:
+            return
+        plan = self._plan
+        if plan is not None:
+            if plan.length is not None and "Content-Length" not in self._headers:
+                self._headers["Content-Length"] = str(plan.length)
+            self._send_head(request, None)
+            await send_streamed(self, plan, self.charset or "utf-8", self._send_body)
+            await StreamResponse.write_eof(self)
+            return
+        self._send_head(request, self._body)
+        self._eof_sent = True
+        channel = self._channel
+        if channel is not None and channel.writing_paused:
+            await channel.drain()
 
     async def write_eof(self, data: bytes = b"") -> None:
         """Nothing to do: :meth:`prepare` sent the whole body."""
