@@ -6,13 +6,18 @@ Programs written for aiohttp's low-level server run with ``from tidewire import 
 from __future__ import annotations
 
 from .http import exceptions as _exceptions
+from .http.accesslog import AbstractAccessLogger, AccessLogger
 from .http.config import ServerConfig
+from .http.etag import ETag
 from .http.exceptions import *  # noqa: F403 (every HTTPException class)
 from .http.fileresponse import FileResponse
 from .http.forms import FileField
+from .http.multipart import BodyPartReader, MultipartReader
 from .http.parser import HttpVersion, RequestHead
+from .http.payload import RequestPayloadError
 from .http.request import BaseRequest
-from .http.response import Response, StreamResponse, json_response
+from .http.response import Response, StreamResponse, json_bytes_response, json_response
+from .http.response_compat import ContentCoding
 from .http.streams import BodyStream
 from .hub import (
     Backend,
@@ -45,6 +50,8 @@ HttpVersion10 = HttpVersion(1, 0)
 HttpVersion11 = HttpVersion(1, 1)
 
 __all__ = [
+    "AbstractAccessLogger",
+    "AccessLogger",
     "Backend",
     "BackendSink",
     "BaseRequest",
@@ -55,16 +62,21 @@ __all__ = [
     "RedisBackend",
     "SlowPolicy",
     "BaseSite",
+    "BodyPartReader",
     "BodyStream",
+    "ContentCoding",
     "DeflateOptions",
+    "ETag",
     "FileField",
     "FileResponse",
     "GracefulExit",
     "HttpVersion",
     "HttpVersion10",
     "HttpVersion11",
+    "MultipartReader",
     "PreparedMessage",
     "RequestHead",
+    "RequestPayloadError",
     "Response",
     "Server",
     "ServerConfig",
@@ -81,6 +93,7 @@ __all__ = [
     "WebSocketError",
     "WebSocketReady",
     "WebSocketResponse",
+    "json_bytes_response",
     "json_response",
     "run_server",
     *_exceptions.__all__,

@@ -10,8 +10,9 @@ inflate beyond what the reader takes: ``request.read()`` still stops at
 decoded bytes piece by piece. The socket is paused, as for any body, while the
 reader is behind.
 
-A body that does not decode makes reads raise :class:`HTTPBadRequest` (400)
-after the bytes decoded before the fault.
+A body that does not decode makes reads raise :class:`~.payload.PayloadDecodeError`
+(an ``HTTPBadRequest``, 400, and a ``RequestPayloadError``) after the bytes
+decoded before the fault.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 from multidict import CIMultiDictProxy
 
 from .decompress import ContentDecoder, DecodeError, decoder_for
-from .exceptions import HTTPBadRequest
+from .payload import PayloadDecodeError
 from .streams import BodyStream
 
 __all__ = ["PIECE", "DecodingBodyStream", "body_stream_type"]
@@ -97,7 +98,7 @@ class DecodingBodyStream(BodyStream):
                     self.total_bytes -= len(piece)  # counted when it came off the wire
         except DecodeError as exc:
             encoded.clear()
-            self.set_exception(HTTPBadRequest(text=f"Cannot decode the request body: {exc}"))
+            self.set_exception(PayloadDecodeError(text=f"Cannot decode the request body: {exc}"))
 
 
 def body_stream_type(headers: CIMultiDictProxy[str]) -> Callable[..., BodyStream]:

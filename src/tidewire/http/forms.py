@@ -14,11 +14,15 @@ from urllib.parse import parse_qsl
 
 from multidict import CIMultiDictProxy, MultiDict
 
-__all__ = ["FileField", "FormError", "parse_header_params", "parse_urlencoded"]
+__all__ = ["FileField", "FormError", "TooManyFields", "parse_header_params", "parse_urlencoded"]
 
 
 class FormError(ValueError):
     """The body does not follow its declared form encoding."""
+
+
+class TooManyFields(FormError):
+    """The body has more fields than allowed."""
 
 
 @dataclass(frozen=True)
@@ -54,5 +58,5 @@ def parse_urlencoded(
     except (UnicodeDecodeError, LookupError) as exc:
         raise FormError(f"form body is not valid {charset}") from exc
     except ValueError as exc:  # parse_qsl: "Max number of fields exceeded"
-        raise FormError(f"too many form fields (more than {max_fields})") from exc
+        raise TooManyFields(f"too many form fields (more than {max_fields})") from exc
     return MultiDict(pairs)

@@ -35,7 +35,7 @@ from .decompress import DecodeError, decoder_for
 from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
 from .forms import FileField
 
-__all__ = ["BodyPartReader", "MultipartReader", "read_form"]
+__all__ = ["BodyPartReader", "MultipartReader", "read_form", "too_many_fields"]
 
 _HEADERS, _DATA, _PART_END, _END = range(4)
 #: Most header fields in one part, and the longest header line (python-multipart's limits).
@@ -364,14 +364,23 @@ class MultipartReader:
             yield part
 
 
+def too_many_fields(max_fields: int) -> HTTPRequestEntityTooLarge:
+    """The 413 for a form with more than ``max_fields`` fields (aiohttp's answer)."""
+    return HTTPRequestEntityTooLarge(
+        max_size=max_fields,
+        actual_size=max_fields + 1,
+        text=f"Maximum number of form fields {max_fields} exceeded.",
+    )
+
+
 async def read_form(
     reader: MultipartReader, *, charset: str, max_size: int, max_fields: int
 ) -> MultiDict[str | FileField]:
     """All fields of a ``multipart/form-data`` body: str values, :class:`FileField` files.
 
     Files are spooled to a temporary file past :data:`SPOOL_SIZE`. More than
-    ``max_fields`` parts is answered 400, more than ``max_size`` bytes of
-    content in total 413; a part that is not ``form-data`` with a name, 400.
+    ``max_fields`` parts or ``max_size`` bytes of content in total is answered
+    413 (as aiohttp); a part that is not ``form-data`` with a name, 400.
     """
     fields: MultiDict[str | FileField] = MultiDict()
     try:
@@ -394,7 +403,7 @@ async def _read_fields(
     size = 0
     async for part in reader:
         if len(fields) >= max_fields:
-            raise HTTPBadRequest(text=f"Too many form fields (more than {max_fields})")
+            raise too_many_fields(max_fields)
         if isinstance(part, MultipartReader) or part._disposition != "form-data" or not part.name:
             raise HTTPBadRequest(text="Malformed form body: part without form-data name")
         name = part.name

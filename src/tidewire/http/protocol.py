@@ -15,20 +15,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol, cast
 
 from ..flow import WriteFlow
-from .accesslog import AccessLogger
+from .accesslog import AbstractAccessLogger
 from .config import ServerConfig
 from .deadline import Deadline
 from .decodingstream import body_stream_type
+from .errorpages import failure_response, log_failure
 from .exceptions import HTTPException, HTTPRequestTimeout, exception_for_status
 from .parser import BadRequest, RequestHead, RequestReader
 from .request import BaseRequest
-from .response import Response, StreamResponse
+from .response import StreamResponse
 from .serialize import encode_response_head, http_date, reason_phrase
 from .streams import EMPTY_BODY, BodyStream
 
@@ -57,6 +57,10 @@ class ConnectionRegistry(Protocol):
     def connection_lost(self, connection: HTTPProtocol) -> None: ...
 
     def task_started(self, task: asyncio.Task[None]) -> None: ...
+
+    def make_request(
+        self, head: RequestHead, content: BodyStream, protocol: HTTPProtocol, client_max_size: int
+    ) -> BaseRequest: ...
 
 
 class UpgradedProtocol(Protocol):
@@ -92,7 +96,7 @@ class HTTPProtocol(asyncio.Protocol):
         handler: Handler,
         config: ServerConfig,
         registry: ConnectionRegistry,
-        access_logger: AccessLogger | None = None,
+        access_logger: AbstractAccessLogger | None = None,
     ) -> None:
         self._handler = handler
         self._config = config
@@ -291,7 +295,7 @@ class HTTPProtocol(asyncio.Protocol):
 
     def on_head(self, head: RequestHead) -> None:
         content = self._make_body_stream(head) if head.has_body else EMPTY_BODY
-        request = BaseRequest(head, content, self, self._config.client_max_size)
+        request = self._registry.make_request(head, content, self, self._config.client_max_size)
         if head.upgrade or self._shutting_down:
             request.keep_alive = False
         if head.has_body:
@@ -452,8 +456,8 @@ class HTTPProtocol(asyncio.Protocol):
     def _answer_failure(
         self, request: BaseRequest, response: StreamResponse | None, exc: Exception
     ) -> StreamResponse | None:
-        """Log an unhandled exception and send a 500 if the head is not out yet."""
-        server_logger.error("Error handling request %r", request, exc_info=exc)
+        """Log an unhandled exception and send a 500 (504) if the head is not out yet."""
+        log_failure(self._config.logger, request, exc)
         if self._upgraded is not None:
             self._upgraded.handler_failed()
             return response
@@ -463,10 +467,7 @@ class HTTPProtocol(asyncio.Protocol):
             request.keep_alive = False
             self._close()
             return response if isinstance(response, StreamResponse) else None
-        text = "500 Internal Server Error\n\nServer got itself in trouble"
-        if self._config.debug:
-            text = "".join(traceback.format_exception(exc))
-        failure = Response(status=500, text=text)
+        failure = failure_response(request, exc, debug=self._config.debug)
         try:
             failure._send_head(request, failure.body)
         except (ConnectionResetError, ValueError):

@@ -18,9 +18,10 @@ from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
 
 from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
-from .forms import FileField, FormError, parse_header_params, parse_urlencoded
-from .multipart import MultipartReader, read_form
+from .forms import FileField, FormError, TooManyFields, parse_header_params, parse_urlencoded
+from .multipart import MultipartReader, read_form, too_many_fields
 from .parser import HttpVersion, RequestHead
+from .request_compat import RequestCompat
 from .streams import BodyStream
 
 if TYPE_CHECKING:
@@ -31,14 +32,11 @@ if TYPE_CHECKING:
 __all__ = ["BaseRequest"]
 
 
-class BaseRequest(MutableMapping[str, Any]):
+class BaseRequest(RequestCompat, MutableMapping[str, Any]):
     """An HTTP request, as aiohttp's low-level ``BaseRequest``.
 
     It is also a mutable mapping in which a handler may keep per-request state.
     """
-
-    #: Most fields :meth:`post` accepts (400 past it); set it on a subclass or instance.
-    max_form_fields: int = 1000
 
     def __init__(
         self, head: RequestHead, content: BodyStream, protocol: HTTPProtocol, client_max_size: int
@@ -251,9 +249,9 @@ class BaseRequest(MutableMapping[str, Any]):
     async def post(self) -> MultiDictProxy[str | FileField]:
         """Fields of an urlencoded or multipart form body (empty for other bodies).
 
-        Both are bounded by ``client_max_size`` (413) and :attr:`max_form_fields`
-        (400). Multipart bodies are streamed (:meth:`multipart`); their files
-        are spooled to temporary files past 64 KiB.
+        Both are bounded by ``client_max_size`` and :attr:`client_max_fields`
+        (413 past either). Multipart bodies are streamed (:meth:`multipart`);
+        their files are spooled to temporary files past 64 KiB.
         """
         if self._post is not None:
             return self._post
@@ -265,12 +263,14 @@ class BaseRequest(MutableMapping[str, Any]):
                 await self.multipart(),
                 charset=charset,
                 max_size=self._client_max_size or (1 << 62),
-                max_fields=self.max_form_fields,
+                max_fields=self._client_max_fields,
             )
         elif media_type == "application/x-www-form-urlencoded":
             body = await self.read()
             try:
-                fields = MultiDict(parse_urlencoded(body, charset, self.max_form_fields))
+                fields = MultiDict(parse_urlencoded(body, charset, self._client_max_fields))
+            except TooManyFields as exc:
+                raise too_many_fields(self._client_max_fields) from exc
             except FormError as exc:
                 raise HTTPBadRequest(text=f"Malformed form body: {exc}") from exc
         else:

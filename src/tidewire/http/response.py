@@ -19,12 +19,13 @@ from multidict import CIMultiDict
 
 from .bodies import BodyPlan, plan_body, send_streamed
 from .forms import parse_header_params
+from .response_compat import ContentCoding, ResponseCompat
 from .serialize import encode_response_head, http_date, reason_phrase
 
 if TYPE_CHECKING:
     from .request import BaseRequest
 
-__all__ = ["Response", "ResponseChannel", "StreamResponse", "json_response"]
+__all__ = ["Response", "ResponseChannel", "StreamResponse", "json_bytes_response", "json_response"]
 
 _NO_BODY = frozenset({204, 304})
 _HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
@@ -70,7 +71,7 @@ def _status_allows_body(status: int) -> bool:
     return status >= 200 and status not in _NO_BODY
 
 
-class StreamResponse:
+class StreamResponse(ResponseCompat):
     """A response whose body the handler writes piece by piece.
 
     The caller must set status and headers before :meth:`prepare`, then call
@@ -212,11 +213,14 @@ class StreamResponse:
             raise RuntimeError("chunked encoding cannot be used with a Content-Length")
         self._chunked = True
 
-    def enable_compression(self, force: str | None = None) -> None:
+    def enable_compression(self, force: str | ContentCoding | None = None) -> None:
         """Compress the body with gzip or deflate, as the request's Accept-Encoding allows.
 
-        ``force`` (``"gzip"`` or ``"deflate"``) compresses regardless of the request.
+        ``force`` (``"gzip"`` or ``"deflate"``, or a :class:`ContentCoding`)
+        compresses regardless of the request.
         """
+        if isinstance(force, ContentCoding):
+            force = None if force is ContentCoding.identity else force.value
         if force not in (None, "gzip", "deflate"):
             raise ValueError("force must be 'gzip', 'deflate' or None")
         self._compression = True
@@ -509,4 +513,24 @@ def json_response(
         reason=reason,
         headers=headers,
         content_type=content_type,
+    )
+
+
+def json_bytes_response(
+    data: Any = None,
+    *,
+    dumps: Callable[[Any], bytes],
+    body: bytes | None = None,
+    status: int = 200,
+    reason: str | None = None,
+    headers: _HeadersArg = None,
+    content_type: str = "application/json",
+) -> Response:
+    """A :class:`Response` with ``data`` serialized to bytes by ``dumps`` (orjson's style)."""
+    if data is not None:
+        if body is not None:
+            raise ValueError("only one of data or body may be given")
+        body = dumps(data)
+    return Response(
+        body=body, status=status, reason=reason, headers=headers, content_type=content_type
     )
