@@ -14,8 +14,8 @@ import pytest
 from multidict import CIMultiDict
 
 from tidewire import web
-from tidewire.http.forms import FileField
-from tidewire.http.multipart import BodyPartReader, MultipartReader, read_form
+from tidewire.http.forms import FileField, read_form
+from tidewire.http.multipart import BodyPartReader, MultipartReader
 from tidewire.http.streams import BodyStream
 
 BOUNDARY = "xYzZY-boundary"

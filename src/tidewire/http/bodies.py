@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .response import StreamResponse
 
-__all__ = ["CHUNK_SIZE", "BodyPlan", "plan_body", "send_streamed"]
+__all__ = ["CHUNK_SIZE", "BodyPlan", "charset_param", "plan_body", "send_streamed"]
 
 #: Bytes read from a file body at a time.
 CHUNK_SIZE = 64 * 1024
@@ -50,6 +50,15 @@ class BodyPlan:
     content_type: str | None = None
     filename: str | None = None
     text: bool = False
+
+
+def charset_param(content_type: str) -> str | None:
+    """The ``charset`` parameter of a ``Content-Type`` value, lower case, or ``None``."""
+    for param in content_type.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip().strip('"').lower() or None
+    return None
 
 
 def plan_body(body: object, charset: str) -> BodyPlan:

@@ -8,8 +8,8 @@ callbacks into a pull API: the reader reads at most ``chunk_size`` bytes from
 the body at a time and parses them only when the application asks for more.
 
 Limits: part headers are bounded by the parser (count and size per part);
-:func:`read_form` (what ``request.post()`` uses) bounds the number of fields
-and the total size. The reader itself bounds nothing in total: the caller
+:func:`~.forms.read_form` (what ``request.post()`` uses) bounds the number of
+fields and the total size. The reader itself bounds nothing in total: the caller
 streaming an upload decides where it goes and how much it accepts.
 """
 
@@ -19,7 +19,6 @@ import base64
 import binascii
 import json
 import quopri
-import tempfile
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from email.message import Message
@@ -27,22 +26,19 @@ from email.utils import collapse_rfc2231_value
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
-from multidict import CIMultiDict, CIMultiDictProxy, MultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser
 
 from .decompress import DecodeError, decoder_for
-from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
-from .forms import FileField
+from .exceptions import HTTPBadRequest
 
-__all__ = ["BodyPartReader", "MultipartReader", "read_form", "too_many_fields"]
+__all__ = ["BodyPartReader", "ByteSource", "MultipartReader"]
 
 _HEADERS, _DATA, _PART_END, _END = range(4)
 #: Most header fields in one part, and the longest header line (python-multipart's limits).
 MAX_PART_HEADERS = 16
 MAX_PART_HEADER_SIZE = 8192
-#: Uploaded files of ``post()`` stay in memory up to this size, then spill to a temp file.
-SPOOL_SIZE = 64 * 1024
 
 
 class ByteSource(Protocol):
@@ -178,6 +174,11 @@ class BodyPartReader:
         disposition, params = _header_params(headers.get("Content-Disposition", ""))
         self._disposition = disposition
         self._params = params
+
+    @property
+    def disposition(self) -> str:
+        """The ``Content-Disposition`` type, lower case (``"form-data"``; ``""`` when absent)."""
+        return self._disposition
 
     @property
     def name(self) -> str | None:
@@ -362,85 +363,3 @@ class MultipartReader:
     async def _parts(self) -> AsyncIterator[BodyPartReader | MultipartReader]:
         while (part := await self.next()) is not None:
             yield part
-
-
-def too_many_fields(max_fields: int) -> HTTPRequestEntityTooLarge:
-    """The 413 for a form with more than ``max_fields`` fields (aiohttp's answer)."""
-    return HTTPRequestEntityTooLarge(
-        max_size=max_fields,
-        actual_size=max_fields + 1,
-        text=f"Maximum number of form fields {max_fields} exceeded.",
-    )
-
-
-async def read_form(
-    reader: MultipartReader, *, charset: str, max_size: int, max_fields: int
-) -> MultiDict[str | FileField]:
-    """All fields of a ``multipart/form-data`` body: str values, :class:`FileField` files.
-
-    Files are spooled to a temporary file past :data:`SPOOL_SIZE`. More than
-    ``max_fields`` parts or ``max_size`` bytes of content in total is answered
-    413 (as aiohttp); a part that is not ``form-data`` with a name, 400.
-    """
-    fields: MultiDict[str | FileField] = MultiDict()
-    try:
-        await _read_fields(reader, fields, charset, max_size, max_fields)
-    except BaseException:
-        for value in fields.values():
-            if isinstance(value, FileField):
-                value.file.close()
-        raise
-    return fields
-
-
-async def _read_fields(
-    reader: MultipartReader,
-    fields: MultiDict[str | FileField],
-    charset: str,
-    max_size: int,
-    max_fields: int,
-) -> None:
-    size = 0
-    async for part in reader:
-        if len(fields) >= max_fields:
-            raise too_many_fields(max_fields)
-        if isinstance(part, MultipartReader) or part._disposition != "form-data" or not part.name:
-            raise HTTPBadRequest(text="Malformed form body: part without form-data name")
-        name = part.name
-        if part.filename is None:
-            data = bytearray()
-            while chunk := await part.read_chunk(65536):
-                size += len(chunk)
-                if size > max_size:
-                    raise HTTPRequestEntityTooLarge(max_size=max_size, actual_size=size)
-                data += chunk
-            part_charset = part.get_charset(charset)
-            try:
-                fields.add(name, part.decode(bytes(data)).decode(part_charset))
-            except (UnicodeDecodeError, LookupError) as exc:
-                raise HTTPBadRequest(
-                    text=f"Form field {name!r} is not valid {part_charset}"
-                ) from exc
-            continue
-        # The FileField's owner closes it (noqa: not a with-block on purpose).
-        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE)  # noqa: SIM115
-        try:
-            while chunk := await part.read_chunk(65536):
-                size += len(chunk)
-                if size > max_size:
-                    raise HTTPRequestEntityTooLarge(max_size=max_size, actual_size=size)
-                spool.write(chunk)
-        except BaseException:
-            spool.close()
-            raise
-        spool.seek(0)
-        fields.add(
-            name,
-            FileField(
-                name=name,
-                filename=part.filename,
-                file=spool,
-                content_type=part.headers.get("Content-Type", "text/plain"),
-                headers=part.headers,
-            ),
-        )

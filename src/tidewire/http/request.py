@@ -18,8 +18,16 @@ from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
 
 from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
-from .forms import FileField, FormError, TooManyFields, parse_header_params, parse_urlencoded
-from .multipart import MultipartReader, read_form, too_many_fields
+from .forms import (
+    FileField,
+    FormError,
+    TooManyFields,
+    parse_header_params,
+    parse_urlencoded,
+    read_form,
+    too_many_fields,
+)
+from .multipart import MultipartReader
 from .parser import HttpVersion, RequestHead
 from .request_compat import RequestCompat
 from .streams import BodyStream

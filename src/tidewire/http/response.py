@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from multidict import CIMultiDict
 
-from .bodies import BodyPlan, plan_body, send_streamed
-from .forms import parse_header_params
+from .bodies import BodyPlan, charset_param, plan_body, send_streamed
 from .response_compat import ContentCoding, ResponseCompat
 from .serialize import encode_response_head, http_date, reason_phrase
 
@@ -433,7 +432,7 @@ class Response(StreamResponse):
 
     def _take_body(self, body: object, content_type: str | None, charset: str | None) -> None:
         """Classify ``body`` and, when ``content_type`` is not None or no type is set, type it."""
-        given = parse_header_params(content_type)[1].get("charset") if content_type else None
+        given = charset_param(content_type) if content_type else None
         body_charset = charset or given or self.charset or "utf-8"
         plan = plan_body(body, body_charset)
         self._plan = plan if plan.data is None else None
