@@ -15,7 +15,7 @@ from multidict import CIMultiDict
 
 from tidewire import web
 from tidewire.http.forms import FileField, read_form
-from tidewire.http.multipart import BodyPartReader, MultipartReader
+from tidewire.http.multipart import BodyPartReader, MultipartReader, _header_params
 from tidewire.http.streams import BodyStream
 
 BOUNDARY = "xYzZY-boundary"
@@ -389,3 +389,21 @@ async def test_multipart_on_a_non_multipart_body_is_400(serve: Any) -> None:
         session.post(srv.url(), data=b"x", headers=headers) as resp,
     ):
         assert resp.status == 400
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            'form-data; name="a"; filename="x;y.txt"',
+            ("form-data", {"name": "a", "filename": "x;y.txt"}),
+        ),
+        ('form-data; name="q\\"uote"', ("form-data", {"name": 'q"uote'})),
+        ("FORM-DATA; NAME=plain", ("form-data", {"name": "plain"})),
+        ("form-data; filename*=utf-8''%E2%82%AC.txt", ("form-data", {"filename": "\u20ac.txt"})),
+        ("attachment", ("attachment", {})),
+        ("", ("", {})),
+    ],
+)
+def test_header_params(value: str, expected: tuple[str, dict[str, str]]) -> None:
+    assert _header_params(value) == expected

@@ -19,6 +19,7 @@ import base64
 import binascii
 import json
 import quopri
+import re
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from email.message import Message
@@ -48,13 +49,29 @@ class ByteSource(Protocol):
         """Up to ``n`` bytes; ``b""`` at the end."""
 
 
+# ; name=value, the value a token or a quoted-string (RFC 9110 section 5.6.6)
+_PARAM = re.compile(r';\s*([^\s=;]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
+_QUOTED_PAIR = re.compile(r"\\(.)")
+
+
 def _header_params(value: str) -> tuple[str, dict[str, str]]:
     """A header's value and parameters, RFC 2231 (``filename*=``) ones decoded."""
-    message = Message()
-    message["x"] = value
-    params = message.get_params(header="x", unquote=True) or []
-    main = params[0][0].lower() if params else ""
-    return main, {key.lower(): collapse_rfc2231_value(val) for key, val in params[1:]}
+    main, sep, rest = value.partition(";")
+    if "*=" in rest:  # RFC 2231 extended parameters: the email package knows them
+        message = Message()
+        message["x"] = value
+        pairs = message.get_params(header="x", unquote=True) or []
+        params = {key.lower(): collapse_rfc2231_value(val) for key, val in pairs[1:]}
+        return main.strip().lower(), params
+    params = {}
+    for match in _PARAM.finditer(sep + rest):
+        raw = match.group(2).strip()
+        if len(raw) >= 2 and raw[0] == '"' and raw[-1] == '"':
+            raw = raw[1:-1]
+            if "\\" in raw:
+                raw = _QUOTED_PAIR.sub(r"\1", raw)
+        params[match.group(1).lower()] = raw
+    return main.strip().lower(), params
 
 
 class _Engine:
@@ -247,7 +264,10 @@ class BodyPartReader:
 
     def get_charset(self, default: str) -> str:
         """The ``charset`` of the part's ``Content-Type``, else ``default``."""
-        return _header_params(self.headers.get("Content-Type", ""))[1].get("charset", default)
+        content_type = self.headers.get("Content-Type")
+        if not content_type:
+            return default
+        return _header_params(content_type)[1].get("charset", default)
 
     async def text(self, *, encoding: str | None = None) -> str:
         """The content decoded with ``encoding`` (else its charset, else UTF-8); 400 if bad."""
