@@ -76,6 +76,29 @@ async def test_content_type_guess_and_override(serve: Any, files: Path) -> None:
                 assert r.headers["Content-Type"] == expected
 
 
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("a.txt", "text/plain"),
+        ("a.tar.gz", "application/gzip"),
+        ("a.js.br", "application/x-brotli"),
+        ("a.xz", "application/x-xz"),
+        ("noext", "application/octet-stream"),
+    ],
+)
+def test_content_type_for(name: str, expected: str) -> None:
+    assert fileresponse.content_type_for(name) == expected
+
+
+async def test_compressed_file_itself_is_sent_as_stored(serve: Any, files: Path) -> None:
+    srv = await serve(file_handler(files))
+    async with aiohttp.ClientSession(auto_decompress=False) as session:
+        async with session.get(srv.url("/page.html.gz")) as resp:
+            assert resp.headers["Content-Type"] == "application/gzip"
+            assert "Content-Encoding" not in resp.headers
+            assert await resp.read() == (files / "page.html.gz").read_bytes()
+
+
 async def test_empty_file(serve: Any, files: Path) -> None:
     srv = await serve(file_handler(files))
     async with aiohttp.ClientSession() as session, session.get(srv.url("/empty.txt")) as resp:

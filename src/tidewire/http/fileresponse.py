@@ -66,6 +66,29 @@ def _open_file(path: str, siblings: list[tuple[str, str]]) -> _Opened:
 _ALL_SIBLINGS = choose_precompressed("*")
 
 
+#: The media type of a compressed file itself (``x.tar.gz`` is sent as what it is: gzip).
+_COMPRESSED_TYPES = {
+    "gzip": "application/gzip",
+    "br": "application/x-brotli",
+    "bzip2": "application/x-bzip2",
+    "compress": "application/x-compress",
+    "xz": "application/x-xz",
+}
+
+
+def content_type_for(path: str) -> str:
+    """The ``Content-Type`` of the file at ``path``, from its name (as aiohttp chooses it).
+
+    A name whose last suffix is a compression (``.gz``, ``.br``, ``.bz2``, ``.Z``,
+    ``.xz``) is that compression's type: the bytes are sent as they are stored,
+    without a ``Content-Encoding`` that would make a client decode them.
+    """
+    media_type, encoding = mimetypes.guess_type(path)
+    if encoding is not None:
+        return _COMPRESSED_TYPES.get(encoding, "application/octet-stream")
+    return media_type or "application/octet-stream"
+
+
 def _close_opened(future: asyncio.Future[_Opened]) -> None:
     """Close the file a cancelled open produced (no descriptor outlives its request)."""
     if not future.cancelled() and future.exception() is None:
@@ -162,8 +185,7 @@ class FileResponse(StreamResponse):
             headers["Content-Encoding"] = coding
             self._compression = False  # already encoded: never encode twice
         if "Content-Type" not in headers:
-            media_type, _ = mimetypes.guess_type(self._path)
-            headers["Content-Type"] = media_type or "application/octet-stream"
+            headers["Content-Type"] = content_type_for(self._path)
         headers.setdefault("Accept-Ranges", "bytes")
         selection = evaluate(request.method, request.headers, etag, info.st_mtime, size)
         if selection.status in (304, 412, 416):
