@@ -92,11 +92,13 @@ def test_content_type_for(name: str, expected: str) -> None:
 
 async def test_compressed_file_itself_is_sent_as_stored(serve: Any, files: Path) -> None:
     srv = await serve(file_handler(files))
-    async with aiohttp.ClientSession(auto_decompress=False) as session:
-        async with session.get(srv.url("/page.html.gz")) as resp:
-            assert resp.headers["Content-Type"] == "application/gzip"
-            assert "Content-Encoding" not in resp.headers
-            assert await resp.read() == (files / "page.html.gz").read_bytes()
+    async with (
+        aiohttp.ClientSession(auto_decompress=False) as session,
+        session.get(srv.url("/page.html.gz")) as resp,
+    ):
+        assert resp.headers["Content-Type"] == "application/gzip"
+        assert "Content-Encoding" not in resp.headers
+        assert await resp.read() == (files / "page.html.gz").read_bytes()
 
 
 async def test_empty_file(serve: Any, files: Path) -> None:
