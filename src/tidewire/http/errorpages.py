@@ -32,7 +32,8 @@ _MESSAGES = {
 
 
 def _status_for(exc: BaseException) -> int:
-    return 504 if isinstance(exc, asyncio.TimeoutError) else 500
+    # asyncio.TimeoutError is the builtin TimeoutError from Python 3.11 on, not before
+    return 504 if isinstance(exc, TimeoutError | asyncio.TimeoutError) else 500
 
 
 def log_failure(logger: logging.Logger, request: BaseRequest, exc: BaseException) -> None:
