@@ -22,13 +22,19 @@ run: $(STAMP)
 	$(PY) examples/chat/server.py --host $(HOST) --port $(PORT)
 
 ## The test command (README and .ci/run): unit + integration tests, ruff, mypy --strict.
-test: $(STAMP) browser-deps
-	$(PY) -m pytest -q
+## The suite runs once per WebSocket frame engine: the compiled one when it is built,
+## then wsproto's (TIDEWIRE_NO_EXTENSIONS=1).
+test: $(STAMP) browser-deps unit
 	$(PY) -m ruff check src tests examples autobahn bench
 	$(PY) -m mypy --strict src
 
 unit: $(STAMP)
-	$(PY) -m pytest -q
+	@if $(PY) -c "import tidewire.ws._frames_c" 2>/dev/null; then \
+		echo "== tests on the compiled WebSocket engine"; \
+		TIDEWIRE_NO_EXTENSIONS=0 $(PY) -m pytest -q || exit 1; \
+	fi
+	@echo "== tests on the wsproto WebSocket engine"
+	TIDEWIRE_NO_EXTENSIONS=1 $(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests examples autobahn bench

@@ -61,6 +61,7 @@ async def serve(host: str, port: int, max_msg_size: int) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        print(f"echo_server: engine {web.websocket_engine()}", flush=True)
         print(f"echo_server: listening on ws://{host}:{port}", flush=True)
         await stop.wait()
         print("echo_server: shutting down", flush=True)

@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
 """Run the Autobahn|Testsuite fuzzingclient against a WebSocket echo server and gate on it.
 
-By default the server under test is ``autobahn/echo_server.py`` (tidewire) and
-every case of the suite runs (517, compression included).  Steps:
+By default the server under test is ``autobahn/echo_server.py`` (tidewire, run
+from this checkout's ``src/``) and every case of the suite runs (517,
+compression included), once per WebSocket frame engine: the compiled one when
+it is built, and wsproto's (``TIDEWIRE_NO_EXTENSIONS=1``). The engines' runs go
+side by side (two servers, two wstest processes; ``--sequential`` for one after
+the other), and each is gated on its own.  Steps:
 
 1. make sure ``wstest`` is available: a Python 2.7 virtualenv in
    ``.autobahn-venv/`` (installed on first use, reused afterwards) or the
    ``crossbario/autobahn-testsuite`` docker image;
-2. start the server on a free port and wait until it accepts connections;
+2. per engine, start the server on a free port and wait until it accepts
+   connections (and says it runs that engine);
 3. run ``wstest -m fuzzingclient`` with a spec generated from
    ``autobahn/fuzzingclient.json``, streaming a condensed log;
-4. stop the server, read ``autobahn/reports/index.json``, print the counts
-   and every case that is not OK, and exit 1 if the gate fails.
+4. stop the server, read ``autobahn/reports/<engine>/index.json``, print the
+   counts and every case that is not OK, the timings, and exit 1 if a gate fails.
 
 Exit status: 0 gate passed, 1 gate failed, 2 the run could not be carried out.
 Only the standard library is used; no input is ever read from stdin.
@@ -53,6 +58,9 @@ DOCKER_SPEC_DIR = "/reports"
 
 AGENT = "tidewire"
 FULL_SUITE_CASES = 517
+ENGINES = ("compiled", "wsproto")
+SRC_DIR = REPO_ROOT / "src"
+ENGINE_LINE_RE = re.compile(r"^echo_server: engine (\S+)", re.MULTILINE)
 
 BEHAVIORS = ("OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED")
 CLOSE_BEHAVIORS = ("OK", "INFORMATIONAL", "WRONG CODE", "UNCLEAN", "FAILED")
@@ -244,11 +252,14 @@ def resolve_backend(choice: str) -> Backend:
 # --------------------------------------------------------------------------- spec and server
 
 
-def write_spec(backend: Backend, reports_dir: Path, url: str, cases: list[str]) -> str:
+def write_spec(
+    backend: Backend, reports_dir: Path, url: str, cases: list[str], agent: str = AGENT
+) -> str:
     """Write the effective spec into ``reports_dir`` from the template; return its file name."""
     spec: dict[str, Any] = json.loads(SPEC_TEMPLATE.read_text())
     spec["outdir"] = backend.spec_outdir(reports_dir)
     spec["servers"][0]["url"] = url
+    spec["servers"][0]["agent"] = agent
     spec["cases"] = cases
     name = "fuzzingclient.json"
     (reports_dir / name).write_text(json.dumps(spec, indent=3) + "\n")
@@ -277,13 +288,45 @@ def server_command(template: str | None, host: str, port: int, uvloop: bool) -> 
     return shlex.split(template.replace("{port}", str(port)).replace("{host}", host))
 
 
-def start_server(cmd: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+def server_env(engine: str | None) -> dict[str, str]:
+    """The server's environment: this checkout's ``src/`` first on the path, the engine forced."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC_DIR), env.get("PYTHONPATH")]))
+    if engine is not None:
+        env["TIDEWIRE_NO_EXTENSIONS"] = "1" if engine == "wsproto" else "0"
+    return env
+
+
+def available_engines() -> list[str]:
+    """The engines this checkout can run: wsproto always, the compiled one when it imports."""
+    probe = subprocess.run(
+        [sys.executable, "-c", "import tidewire.ws._frames_c"],
+        env=server_env("compiled"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        check=False,
+    )
+    return list(ENGINES) if probe.returncode == 0 else ["wsproto"]
+
+
+def check_engine(log_path: Path, engine: str) -> None:
+    """Fail unless the server's log says it runs ``engine`` (no silent fallback)."""
+    found = ENGINE_LINE_RE.search(log_path.read_text(errors="replace"))
+    if found is None or found.group(1) != engine:
+        said = found.group(1) if found else "nothing"
+        raise RunnerError(f"the server was to run the {engine} engine, and says {said}")
+
+
+def start_server(
+    cmd: list[str], log_path: Path, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start the server in its own process group, its output going to ``log_path``."""
     log(f"starting server: {shlex.join(cmd)}")
     with log_path.open("wb") as log_file:
         try:
             return subprocess.Popen(
                 cmd,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
@@ -382,6 +425,7 @@ class ProgressPrinter:
 
     out: TextIO
     verbose: bool
+    prefix: str = ""
     heartbeat: float = 30.0
     started: float = field(default_factory=time.monotonic)
     last_print: float = field(default_factory=time.monotonic)
@@ -392,7 +436,7 @@ class ProgressPrinter:
 
     def emit(self, text: str) -> None:
         """Print one line and remember when."""
-        print(text, file=self.out, flush=True)
+        print(f"{self.prefix}{text}", file=self.out, flush=True)
         self.last_print = time.monotonic()
 
     def position(self) -> str:
@@ -469,8 +513,9 @@ def run_wstest(
     server: subprocess.Popen[bytes],
     timeout: float,
     verbose: bool,
+    prefix: str = "",
 ) -> WstestRun:
-    """Run wstest to completion, streaming its (condensed) output."""
+    """Run wstest to completion, streaming its (condensed) output (each line after ``prefix``)."""
     log(f"running: {shlex.join(cmd)}")
     run = WstestRun()
     started = time.monotonic()
@@ -491,7 +536,7 @@ def run_wstest(
         raise RunnerError(f"cannot start wstest: {exc}") from exc
     watcher = threading.Thread(target=watch, args=(proc, server, timeout, run), daemon=True)
     watcher.start()
-    printer = ProgressPrinter(out=sys.stdout, verbose=verbose)
+    printer = ProgressPrinter(out=sys.stdout, verbose=verbose, prefix=prefix)
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -678,6 +723,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--uvloop", action="store_true", help="run tidewire's echo server on uvloop"
     )
     parser.add_argument(
+        "--engines",
+        default="auto",
+        help="comma list of frame engines to test (compiled, wsproto), or auto: every engine "
+        "this checkout can run (default %(default)s)",
+    )
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="test the engines one after the other instead of side by side",
+    )
+    parser.add_argument(
         "--host", default="127.0.0.1", help="address the server listens on (default %(default)s)"
     )
     parser.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
@@ -711,35 +767,106 @@ def terminate_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def selected_engines(args: argparse.Namespace) -> list[str | None]:
+    """The engines to test; ``[None]`` for a foreign server (``--server-cmd``)."""
+    if args.server_cmd is not None:
+        return [None]
+    if args.engines == "auto":
+        found = available_engines()
+        return [found[0]] if args.port else list(found)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown or not engines:
+        raise RunnerError(f"unknown engines {unknown}: choose from {', '.join(ENGINES)}")
+    engines = list(dict.fromkeys(engines))
+    if args.port and len(engines) > 1:
+        raise RunnerError("--port serves one engine: add --engines")
+    return list(engines)
+
+
 def run_suite(args: argparse.Namespace, backend: Backend, started: float) -> int:
-    """Start the server, run wstest, stop the server, then report and gate.
+    """Per engine: start the server, run wstest, stop the server; then report and gate each.
 
     ``started`` is when the whole run began (``time.monotonic()``), for the total time.
     """
     cases = [c.strip() for c in args.cases.split(",") if c.strip()] or ["*"]
-    reports_dir: Path = args.reports_dir.resolve()
-    reset_reports_dir(reports_dir)
-    run = run_against_server(args, backend, reports_dir, cases)
-    report_server_errors(reports_dir / "server.log")
-    return report_and_gate(reports_dir, run, full_suite=cases == ["*"], started=started)
+    engines = selected_engines(args)
+    root: Path = args.reports_dir.resolve()
+    reset_reports_dir(root)
+    dirs = {engine: root / engine if engine else root for engine in engines}
+    runs: dict[str | None, WstestRun | BaseException] = {}
+    log(
+        f"engines: {', '.join(e or 'foreign server' for e in engines)}"
+        f" ({'sequential' if args.sequential or len(engines) == 1 else 'side by side'})"
+    )
+
+    def one(engine: str | None) -> None:
+        try:
+            dirs[engine].mkdir(parents=True, exist_ok=True)
+            runs[engine] = run_against_server(args, backend, dirs[engine], cases, engine)
+        except BaseException as exc:  # reported below, per engine
+            runs[engine] = exc
+
+    if args.sequential or len(engines) == 1:
+        for engine in engines:
+            one(engine)
+    else:
+        threads = [threading.Thread(target=one, args=(engine,)) for engine in engines]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    status = EXIT_PASSED
+    for engine in engines:
+        outcome = runs[engine]
+        label = engine or "server"
+        print(flush=True)
+        log(f"==== {label} ====")
+        if isinstance(outcome, BaseException):
+            if isinstance(outcome, RunnerError):
+                log(f"ERROR ({label}): {outcome}")
+                status = max(status, EXIT_ERROR)
+                continue
+            raise outcome
+        report_server_errors(dirs[engine] / "server.log")
+        agent = f"{AGENT}-{engine}" if engine else AGENT
+        result = report_and_gate(dirs[engine], outcome, cases == ["*"], started, agent)
+        status = max(status, result)
+    print(flush=True)
+    for engine in engines:
+        outcome = runs[engine]
+        if isinstance(outcome, WstestRun):
+            log(f"timing: {engine or 'server'} wstest {format_seconds(outcome.seconds)}")
+    log(f"timing: all engines {format_seconds(time.monotonic() - started)} in total")
+    return status
 
 
 def run_against_server(
-    args: argparse.Namespace, backend: Backend, reports_dir: Path, cases: list[str]
+    args: argparse.Namespace,
+    backend: Backend,
+    reports_dir: Path,
+    cases: list[str],
+    engine: str | None = None,
 ) -> WstestRun:
     """Start the server, run wstest against it, always stop the server; return what happened."""
     port = args.port or free_port(args.host)
     url = f"ws://{args.host}:{port}"
-    spec_name = write_spec(backend, reports_dir, url, cases)
+    agent = f"{AGENT}-{engine}" if engine else AGENT
+    spec_name = write_spec(backend, reports_dir, url, cases, agent)
     server_log = reports_dir / "server.log"
-    container = f"tidewire-autobahn-{os.getpid()}"
+    container = f"tidewire-autobahn-{os.getpid()}-{engine or 'server'}"
+    prefix = f"[{engine}] " if engine else ""
 
-    server = start_server(server_command(args.server_cmd, args.host, port, args.uvloop), server_log)
+    cmd = server_command(args.server_cmd, args.host, port, args.uvloop)
+    server = start_server(cmd, server_log, server_env(engine))
     try:
         wait_until_listening(server, args.host, port, args.startup_timeout)
-        log(f"server is listening on {url}")
+        if engine is not None:
+            check_engine(server_log, engine)
+        log(f"{prefix}server is listening on {url}")
         cmd = backend.wstest_command(reports_dir, spec_name, container)
-        run = run_wstest(cmd, reports_dir, server, args.timeout, args.verbose)
+        run = run_wstest(cmd, reports_dir, server, args.timeout, args.verbose, prefix)
     except BaseException:
         print_log_tail(server_log)
         raise
@@ -749,21 +876,24 @@ def run_against_server(
         status = stop_server(server)
 
     if run.timed_out:
-        log(f"wstest was stopped after the {args.timeout:g}s time limit (--timeout)")
+        log(f"{prefix}wstest was stopped after the {args.timeout:g}s time limit (--timeout)")
     else:
-        log(f"wstest finished in {format_seconds(run.seconds)} with status {run.returncode}")
+        took = format_seconds(run.seconds)
+        log(f"{prefix}wstest finished in {took} with status {run.returncode}")
     if run.server_died:
-        log(f"the server died during the run (status {status}); the end of {server_log}:")
+        log(f"{prefix}the server died during the run (status {status}); the end of {server_log}:")
         print_log_tail(server_log)
     elif status not in (0, -signal.SIGTERM):
-        log(f"warning: the server did not exit cleanly on SIGTERM (status {status})")
+        log(f"{prefix}warning: the server did not exit cleanly on SIGTERM (status {status})")
     return run
 
 
-def report_and_gate(reports_dir: Path, run: WstestRun, full_suite: bool, started: float) -> int:
+def report_and_gate(
+    reports_dir: Path, run: WstestRun, full_suite: bool, started: float, agent: str = AGENT
+) -> int:
     """Read the report, print the summary and the gate's verdict; return the exit status."""
     try:
-        results = load_results(reports_dir / "index.json", AGENT)
+        results = load_results(reports_dir / "index.json", agent)
     except RunnerError as exc:
         if not (run.server_died or run.timed_out or run.returncode):
             raise

@@ -116,6 +116,7 @@ def details_table(merged: dict[tuple[str, str], RunResult], opts: Options) -> st
         "scenario",
         "server",
         "server cpu%",
+        "server cpu us/unit",
         "client cpu%",
         "other cpu%",
         "RSS MiB",
@@ -134,6 +135,7 @@ def details_table(merged: dict[tuple[str, str], RunResult], opts: Options) -> st
                     scenario.key,
                     spec.name,
                     fmt_pct(r.server_cpu_pct),
+                    fmt_cpu_per_unit(r),
                     fmt_pct(r.client_cpu_pct),
                     fmt_pct(r.other_cpu_pct),
                     fmt_mib(r.rss_mib),
@@ -142,6 +144,17 @@ def details_table(merged: dict[tuple[str, str], RunResult], opts: Options) -> st
                 ]
             )
     return render_table(header, rows)
+
+
+def fmt_cpu_per_unit(r: RunResult) -> str:
+    """Server CPU time per request/message/MB, in microseconds, or '-'.
+
+    On a busy machine a server may not get its core, and then its throughput
+    says little; the CPU it spent per unit of work still compares servers.
+    """
+    if r.server_cpu_pct is None or not r.value:
+        return "-"
+    return f"{r.server_cpu_pct * 1e4 / r.value:.1f}"
 
 
 def fmt_pct(value: float | None) -> str:

@@ -40,9 +40,20 @@ from .server import (
     run_server,
 )
 from .ws.deflate import DeflateOptions
+from .ws.engines import ENGINE as _WS_ENGINE
 from .ws.messages import WebSocketError, WSCloseCode, WSConnectionClosed, WSMessage, WSMsgType
 from .ws.prepared import PreparedMessage
 from .ws.response import WebSocketReady, WebSocketResponse
+
+
+def websocket_engine() -> str:
+    """The WebSocket frame engine in use: ``"compiled"`` or ``"wsproto"``.
+
+    The compiled engine is used when it was built at install time, unless the
+    environment variable ``TIDEWIRE_NO_EXTENSIONS`` is set (to anything but ``0``).
+    """
+    return _WS_ENGINE
+
 
 #: aiohttp's name for the body stream type.
 StreamReader = BodyStream
@@ -96,5 +107,6 @@ __all__ = [
     "json_bytes_response",
     "json_response",
     "run_server",
+    "websocket_engine",
     *_exceptions.__all__,
 ]

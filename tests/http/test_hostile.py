@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 import time
@@ -304,8 +305,8 @@ async def test_two_host_headers_are_400(recorder_srv: tuple[Any, Recorder]) -> N
 
 @pytest.mark.parametrize(
     "request_line",
-    [b"GET / HTTP/2.0", b"GET / HTTP/1.2", b"GET / HTTP/3.0", b"GET /"],
-    ids=["2.0", "1.2", "3.0", "0.9"],
+    [b"GET / HTTP/2.0", b"GET / HTTP/1.2", b"GET / HTTP/3.0"],
+    ids=["2.0", "1.2", "3.0"],
 )
 async def test_unsupported_http_version_is_refused(
     recorder_srv: tuple[Any, Recorder], request_line: bytes
@@ -314,6 +315,21 @@ async def test_unsupported_http_version_is_refused(
     # version, and must never write a status line such as "HTTP/2.0 200 OK".
     srv, recorder = recorder_srv
     await expect_rejection(srv, request_line + b"\r\nHost: x\r\n\r\n", [400, 505])
+    assert recorder.seen == ["GET /health"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"GET /\r\n\r\n", b"GET /\r\nHost: x\r\n\r\n", b"GET / HTTP/0.9\r\nHost: x\r\n\r\n"],
+    ids=["bare", "with-header", "explicit-0.9"],
+)
+async def test_request_line_without_an_http1_version_is_400(
+    recorder_srv: tuple[Any, Recorder], data: bytes
+) -> None:
+    # HTTP/0.9's version-less request line is a malformed request (a client error), not
+    # a version the server lacks: 400, never the server-error class 505 (issue 7.8).
+    srv, recorder = recorder_srv
+    await expect_rejection(srv, data, [400])
     assert recorder.seen == ["GET /health"]
 
 
@@ -438,6 +454,49 @@ async def test_slow_but_steady_body_is_not_timed_out(serve: Any) -> None:
         await close_writer(writer)
     assert response.status == 200
     assert response.body == b"POST /steady 8"
+
+
+async def test_dripped_body_is_408_once_below_the_minimum_rate(serve: Any) -> None:
+    # R.U.D.Y.: one byte every 0.2 s never trips body_timeout, which restarts with every
+    # byte; the minimum rate (20 B/s after 0.5 s) ends it (issue 7.7).
+    recorder = Recorder()
+    srv = await serve(recorder, body_timeout=30.0, min_body_rate=20.0, body_rate_grace=0.5)
+    reader, writer = await open_conn(srv.host, srv.port)
+    started = time.monotonic()
+    try:
+        writer.write(b"POST /drip HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+        response_task = asyncio.ensure_future(read_response(reader, timeout=10.0))
+        while not response_task.done() and time.monotonic() - started < 10.0:
+            writer.write(b"d")
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+            await asyncio.wait({response_task}, timeout=0.2)
+        response = await response_task
+        assert response.status == 408
+        assert b"too slowly" in response.body
+        assert response.closes
+        assert time.monotonic() - started < 5.0
+        assert await closed_by_peer(reader, timeout=1.5), "connection kept after a slow body"
+    finally:
+        await close_writer(writer)
+    assert recorder.seen == ["POST /drip"]
+    await assert_serving(srv)
+
+
+async def test_body_above_the_minimum_rate_is_read(serve: Any) -> None:
+    srv = await serve(Recorder(), min_body_rate=20.0, body_rate_grace=0.5)
+    reader, writer = await open_conn(srv.host, srv.port)
+    try:
+        writer.write(b"POST /ok HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+        for _ in range(4):  # 100 bytes in about 1.2 s: well above 20 B/s
+            await asyncio.sleep(0.3)
+            writer.write(b"x" * 25)
+            await writer.drain()
+        response = await read_response(reader)
+    finally:
+        await close_writer(writer)
+    assert response.status == 200
+    assert response.body == b"POST /ok 100"
 
 
 # disconnects ---------------------------------------------------------------------------

@@ -174,8 +174,11 @@ async def test_chunked_request_bodies(serve: Any) -> None:
             assert await response.text() == "50000 00000 00049"
 
 
-async def test_upgrade_request_answered_with_a_plain_response(serve: Any) -> None:
-    # e.g. curl's "Upgrade: h2c": a handler that does not switch protocols answers normally
+async def test_declined_upgrade_is_a_plain_request_and_the_connection_goes_on(
+    serve: Any,
+) -> None:
+    # e.g. curl's "Upgrade: h2c": a handler that does not switch protocols answers
+    # normally, and the request pipelined behind it is the next HTTP request (issue 7.4).
     async def handler(request: web.BaseRequest) -> web.Response:
         return web.Response(text=f"plain {request.path}")
 
@@ -184,18 +187,17 @@ async def test_upgrade_request_answered_with_a_plain_response(serve: Any) -> Non
     try:
         writer.write(
             b"GET /u HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings\r\n"
-            b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+            b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n" + get("/next")
         )
-        response = await read_response(reader)
-        assert response.status == 200
-        assert response.body == b"plain /u"
-        # what follows an upgrade request is not HTTP/1.1: the connection ends here
-        assert response.closes
-        assert await closed_by_peer(reader)
+        first = await read_response(reader)
+        assert (first.status, first.body, first.closes) == (200, b"plain /u", False)
+        second = await read_response(reader)
+        assert (second.status, second.body, second.closes) == (200, b"plain /next", False)
+        writer.write(get("/third"))  # and the connection is still usable
+        third = await read_response(reader)
+        assert third.body == b"plain /third"
     finally:
         await close_writer(writer)
-    async with aiohttp.ClientSession() as session, session.get(srv.url("/x")) as again:
-        assert await again.text() == "plain /x"
 
 
 # handler failures -------------------------------------------------------------------

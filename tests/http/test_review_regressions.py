@@ -8,7 +8,9 @@ import struct
 import time
 from typing import Any
 
+import pytest
 from httpwire import (
+    STEP,
     close_writer,
     get,
     open_conn,
@@ -77,16 +79,29 @@ async def test_bad_chunk_mid_body_sends_no_error_inside_a_started_response(serve
     assert closed
 
 
-# 2. an upgrade request with a body is refused before the handler ----------------------
+# 2. a declined upgrade request with a body is a plain request (issue 7.4) --------------
 
 
-async def test_upgrade_request_with_a_body_is_refused(serve: Any) -> None:
-    calls: list[str] = []
+@pytest.mark.parametrize(
+    "framing, body",
+    [
+        pytest.param(b"Content-Length: 11\r\n", b"hello world", id="length"),
+        pytest.param(
+            b"Transfer-Encoding: chunked\r\n",
+            b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+            id="chunked",
+        ),
+    ],
+)
+async def test_declined_upgrade_with_a_body_is_read_and_pipelining_goes_on(
+    serve: Any, framing: bytes, body: bytes
+) -> None:
+    calls: list[tuple[str, bytes, bool]] = []
 
     async def handler(request: web.BaseRequest) -> web.Response:
-        calls.append(request.path)
-        body = await request.read()
-        return web.Response(text=f"saved {len(body)} bytes")
+        data = await request.read()
+        calls.append((request.path, data, request.body_exists))
+        return web.Response(text=f"saved {len(data)} bytes")
 
     srv = await serve(handler)
     reader, writer = await open_conn(srv.host, srv.port)
@@ -94,15 +109,22 @@ async def test_upgrade_request_with_a_body_is_refused(serve: Any) -> None:
         writer.write(
             b"POST /upload HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings\r\n"
             b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n"
-            b"Content-Length: 11\r\n\r\nhello world"
+            + framing
+            + b"\r\n"
+            + body
+            + get("/next", extra="Connection: close\r\n")
         )
-        received, closed = await read_until_close(reader, timeout=1.5)
+        received, closed = await read_until_close(reader, timeout=STEP)
     finally:
         await close_writer(writer)
     responses = parse_all(received)
-    assert [r.status for r in responses] == [400], received
+    assert [(r.status, r.body) for r in responses] == [
+        (200, b"saved 11 bytes"),
+        (200, b"saved 0 bytes"),
+    ], received
+    assert not responses[0].closes
     assert closed
-    assert calls == []
+    assert calls == [("/upload", b"hello world", True), ("/next", b"", False)]
 
 
 # 4. a pipelining flood is parsed a slice at a time -----------------------------------
@@ -118,7 +140,7 @@ async def test_pipelined_flood_queues_a_bounded_number_of_requests(serve: Any) -
     async def handler(request: web.BaseRequest) -> web.Response:
         if not paths:
             await release.wait()  # the first request holds the pipeline up
-        depths.append(len(request.protocol._queue))
+        depths.append(len(srv.server.connections[0]._queue))
         paths.append(request.path)
         return web.Response(text=request.path)
 

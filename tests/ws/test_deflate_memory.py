@@ -4,32 +4,31 @@ from __future__ import annotations
 
 import tracemalloc
 
-from wsproto import Connection, ConnectionType
-from wsproto.events import TextMessage
-from wsproto.extensions import PerMessageDeflate as ClientDeflate
-
-from tidewire.ws.deflate import DeflateOptions, DeflateParams, PerMessageDeflate
+from tidewire.ws.compression import codec_for
+from tidewire.ws.deflate import DeflateOptions, DeflateParams
+from tidewire.ws.engine import Side
+from tidewire.ws.protocol import WebSocketProtocol
 
 TEXT = "tidewire " * 30
 
 
 def _bytes_per_connection(params: DeflateParams, options: DeflateOptions, count: int = 50) -> float:
     """Memory held per server connection after one compressed message each way."""
-    client_ext = ClientDeflate(client_max_window_bits=params.client_window_bits)
-    client_ext._enabled = True
-    client = Connection(ConnectionType.CLIENT, [client_ext])
-    frame = client.send(TextMessage(data=TEXT))
+    client = WebSocketProtocol(Side.CLIENT, codec=codec_for(Side.CLIENT, params, options, 0))
+    client.send_text(TEXT)
+    frame = client.data_to_send()
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
         kept = []
         for _ in range(count):
-            server = Connection(
-                ConnectionType.SERVER, [PerMessageDeflate(params, options, 1 << 20)]
-            )
-            server.send(TextMessage(data=TEXT))
+            codec = codec_for(Side.SERVER, params, options, 1 << 20)
+            server = WebSocketProtocol(Side.SERVER, codec=codec, max_message_size=1 << 20)
+            server.send_text(TEXT)
+            server.data_to_send()
             server.receive_data(frame)
-            assert [event.data for event in server.events()] == [TEXT]  # type: ignore[attr-defined]
+            message = server.next_event()
+            assert message is not None and message.data == TEXT
             kept.append(server)
         return (tracemalloc.get_traced_memory()[0] - base) / count
     finally:
@@ -54,7 +53,11 @@ def test_nothing_is_allocated_before_the_first_compressed_message() -> None:
     try:
         base = tracemalloc.get_traced_memory()[0]
         kept = [
-            Connection(ConnectionType.SERVER, [PerMessageDeflate(params, options, 1 << 20)])
+            WebSocketProtocol(
+                Side.SERVER,
+                codec=codec_for(Side.SERVER, params, options, 1 << 20),
+                max_message_size=1 << 20,
+            )
             for _ in range(50)
         ]
         per_connection = (tracemalloc.get_traced_memory()[0] - base) / len(kept)

@@ -1,4 +1,4 @@
-"""tidewire.ws.deflate without sockets: negotiation (RFC 7692) and bounded inflation."""
+"""permessage-deflate without sockets: negotiation (RFC 7692) and bounded inflation."""
 
 from __future__ import annotations
 
@@ -7,16 +7,12 @@ import tracemalloc
 import zlib
 
 import pytest
-from wsproto import ConnectionType
-from wsproto.connection import Connection
-from wsproto.events import BytesMessage, CloseConnection, Event, Ping, TextMessage
 
-from tidewire.ws.deflate import (
-    DeflateOptions,
-    DeflateParams,
-    PerMessageDeflate,
-    negotiate_deflate,
-)
+from tidewire.ws.compression import codec_for
+from tidewire.ws.deflate import DeflateOptions, DeflateParams, negotiate_deflate
+from tidewire.ws.engine import Side
+from tidewire.ws.messages import WSMessage, WSMsgType
+from tidewire.ws.protocol import WebSocketProtocol
 
 from .rawclient import BINARY, CONT, PING, TEXT, deflate, frame, inflate, parse_frames, zero_bomb
 
@@ -189,50 +185,36 @@ def test_deflate_options_are_validated() -> None:
         DeflateOptions(mem_level=10)
 
 
-# the extension inside a wsproto server Connection ---------------------------------------
+# the codec inside the sans-I/O protocol (whichever frame engine runs) -------------------
 
 
-def server(
-    params: DeflateParams | None = None, max_size: int = 1024 * 1024
-) -> tuple[Connection, PerMessageDeflate]:
-    ext = PerMessageDeflate(params or DeflateParams(), OPTIONS, max_size)
-    return Connection(ConnectionType.SERVER, [ext]), ext
+def server(params: DeflateParams | None = None, max_size: int = 1024 * 1024) -> WebSocketProtocol:
+    codec = codec_for(Side.SERVER, params or DeflateParams(), OPTIONS, max_size)
+    return WebSocketProtocol(Side.SERVER, codec=codec, max_message_size=max_size, autoping=False)
 
 
-def feed(conn: Connection, data: bytes, chunk: int = 0) -> list[Event]:
-    events: list[Event] = []
-    if chunk:
-        for start in range(0, len(data), chunk):
-            conn.receive_data(data[start : start + chunk])
-            events.extend(conn.events())
-    else:
-        conn.receive_data(data)
-        events.extend(conn.events())
+def feed(conn: WebSocketProtocol, data: bytes, chunk: int = 0) -> list[WSMessage]:
+    """Every message pulled while ``data`` arrives in ``chunk``-byte reads (0: one read)."""
+    events: list[WSMessage] = []
+    for start in range(0, len(data), chunk or len(data) or 1):
+        conn.receive_data(data[start : start + chunk] if chunk else data)
+        while (message := conn.next_event()) is not None:
+            events.append(message)
     return events
 
 
-def joined(events: list[Event]) -> list[str | bytes]:
-    """Whole messages from partial TextMessage/BytesMessage events."""
-    messages: list[str | bytes] = []
-    parts: list[str | bytes] = []
-    for event in events:
-        if isinstance(event, TextMessage | BytesMessage):
-            parts.append(event.data)
-            if event.message_finished:
-                if isinstance(event, TextMessage):
-                    messages.append("".join(parts))  # type: ignore[arg-type]
-                else:
-                    messages.append(b"".join(parts))  # type: ignore[arg-type]
-                parts = []
-    return messages
+def joined(events: list[WSMessage]) -> list[str | bytes]:
+    """The TEXT and BINARY messages' data."""
+    return [m.data for m in events if m.type in (WSMsgType.TEXT, WSMsgType.BINARY)]
 
 
-def closes(events: list[Event]) -> list[int]:
-    return [event.code for event in events if isinstance(event, CloseConnection)]
+def closes(events: list[WSMessage]) -> list[int]:
+    """The close codes the connection failed with."""
+    return [m.data.code for m in events if m.type is WSMsgType.ERROR]
 
 
 def test_inbound_compressed_messages_with_context_takeover() -> None:
-    conn, _ = server()
+    conn = server()
     compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
     wire = b""
     texts = ["hello " * 50, "hello " * 60, "héllo wörld €", ""]
@@ -243,20 +225,20 @@ def test_inbound_compressed_messages_with_context_takeover() -> None:
 
 
 def test_inbound_without_context_takeover() -> None:
-    conn, _ = server(DeflateParams(client_no_context_takeover=True))
+    conn = server(DeflateParams(client_no_context_takeover=True))
     texts = ["abc" * 100, "abc" * 100, "xyz"]
     wire = b"".join(frame(TEXT, deflate(t.encode()), rsv1=True) for t in texts)
     assert joined(feed(conn, wire)) == texts
 
 
 def test_inbound_uncompressed_message_on_compressed_connection() -> None:
-    conn, _ = server()
+    conn = server()
     wire = frame(BINARY, b"\x00raw", rsv1=False) + frame(BINARY, deflate(b"zip"), rsv1=True)
     assert joined(feed(conn, wire)) == [b"\x00raw", b"zip"]
 
 
 def test_inbound_fragmented_compressed_message() -> None:
-    conn, _ = server()
+    conn = server()
     payload = deflate(os.urandom(3000) + b"tail" * 500)
     expected = inflate(payload)
     thirds = len(payload) // 3
@@ -271,7 +253,7 @@ def test_inbound_fragmented_compressed_message() -> None:
 def test_ping_between_fragments_of_a_compressed_message() -> None:
     # A control frame may come between the fragments of a message (RFC 6455
     # section 5.4); it is never compressed and must not disturb the inflater.
-    conn, _ = server()
+    conn = server()
     text = "the quick brown fox " * 40
     payload = deflate(text.encode())
     half = len(payload) // 2
@@ -282,13 +264,13 @@ def test_ping_between_fragments_of_a_compressed_message() -> None:
     )
     events = feed(conn, wire)
     assert closes(events) == []
-    pings = [event.payload for event in events if isinstance(event, Ping)]
+    pings = [event.data for event in events if event.type is WSMsgType.PING]
     assert pings == [b"mid-message"]
     assert joined(events) == [text]
 
 
 def test_rsv1_on_a_continuation_frame_is_a_protocol_error() -> None:
-    conn, _ = server()
+    conn = server()
     wire = frame(BINARY, deflate(b"ab"), fin=False, rsv1=True) + frame(
         CONT, deflate(b"cd"), rsv1=True
     )
@@ -296,17 +278,17 @@ def test_rsv1_on_a_continuation_frame_is_a_protocol_error() -> None:
 
 
 def test_rsv1_on_a_control_frame_is_a_protocol_error() -> None:
-    conn, _ = server()
+    conn = server()
     assert closes(feed(conn, frame(PING, b"x", rsv1=True))) == [1002]
 
 
 def test_rsv2_is_a_protocol_error_even_with_deflate() -> None:
-    conn, _ = server()
+    conn = server()
     assert closes(feed(conn, frame(TEXT, b"x", rsv2=True))) == [1002]
 
 
 def test_corrupt_deflate_data_fails_the_connection() -> None:
-    conn, _ = server()
+    conn = server()
     # 0xff starts a block with the reserved block type 3: never valid deflate data.
     codes = closes(feed(conn, frame(BINARY, b"\xff\xff\xff\xff", rsv1=True)))
     assert len(codes) == 1
@@ -315,20 +297,20 @@ def test_corrupt_deflate_data_fails_the_connection() -> None:
 
 def test_message_exactly_at_the_limit_inflates() -> None:
     limit = 64 * 1024
-    conn, _ = server(max_size=limit)
+    conn = server(max_size=limit)
     data = bytes(limit)
     assert joined(feed(conn, frame(BINARY, deflate(data), rsv1=True))) == [data]
 
 
 def test_one_byte_over_the_limit_is_1009() -> None:
     limit = 64 * 1024
-    conn, _ = server(max_size=limit)
+    conn = server(max_size=limit)
     assert closes(feed(conn, frame(BINARY, deflate(bytes(limit + 1)), rsv1=True))) == [1009]
 
 
 def test_limit_counts_the_whole_fragmented_message() -> None:
     limit = 10_000
-    conn, _ = server(max_size=limit)
+    conn = server(max_size=limit)
     payload = deflate(bytes(limit + 500))
     half = len(payload) // 2
     wire = frame(BINARY, payload[:half], fin=False, rsv1=True) + frame(CONT, payload[half:])
@@ -337,7 +319,7 @@ def test_limit_counts_the_whole_fragmented_message() -> None:
 
 def test_limit_resets_between_messages() -> None:
     limit = 10_000
-    conn, _ = server(max_size=limit)
+    conn = server(max_size=limit)
     wire = b"".join(frame(BINARY, deflate(bytes(limit)), rsv1=True) for _ in range(3))
     events = feed(conn, wire)
     assert closes(events) == []
@@ -345,7 +327,7 @@ def test_limit_resets_between_messages() -> None:
 
 
 def test_zero_max_size_means_no_limit() -> None:
-    conn, _ = server(max_size=0)
+    conn = server(max_size=0)
     data = bytes(3 * 1024 * 1024)
     assert joined(feed(conn, frame(BINARY, deflate(data), rsv1=True))) == [data]
 
@@ -356,7 +338,7 @@ def test_zero_bomb_is_refused_with_1009_in_bounded_memory(chunk: int) -> None:
     assert len(bomb) < 200 * 1024
     wire = frame(BINARY, bomb, rsv1=True)
     del bomb
-    conn, _ = server(max_size=1024 * 1024)
+    conn = server(max_size=1024 * 1024)
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
@@ -365,22 +347,26 @@ def test_zero_bomb_is_refused_with_1009_in_bounded_memory(chunk: int) -> None:
     finally:
         tracemalloc.stop()
     assert closes(events) == [1009]
-    inflated = sum(len(e.data) for e in events if isinstance(e, BytesMessage))
-    assert inflated <= 1024 * 1024
+    assert joined(events) == []
     assert peak < 8 * 1024 * 1024, f"peak {peak} bytes while refusing a bomb"
 
 
 # outbound -----------------------------------------------------------------------------
 
 
-def sent_frames(conn: Connection, *events: Event) -> list:  # type: ignore[type-arg]
-    return parse_frames(b"".join(conn.send(event) for event in events))
+def sent_frames(conn: WebSocketProtocol, *messages: str | bytes) -> list:  # type: ignore[type-arg]
+    for message in messages:
+        if isinstance(message, str):
+            conn.send_text(message)
+        else:
+            conn.send_binary(message)
+    return parse_frames(conn.data_to_send())
 
 
 def test_outbound_messages_are_compressed_with_context_takeover() -> None:
-    conn, _ = server()
+    conn = server()
     texts = ["payload " * 100, "payload " * 100, "x"]
-    frames = sent_frames(conn, *(TextMessage(data=t) for t in texts))
+    frames = sent_frames(conn, *texts)
     assert all(f.rsv1 and not f.masked and f.fin for f in frames)
     decompressor = zlib.decompressobj(-15)
     got = [decompressor.decompress(f.payload + b"\x00\x00\xff\xff").decode() for f in frames]
@@ -390,8 +376,8 @@ def test_outbound_messages_are_compressed_with_context_takeover() -> None:
 
 
 def test_outbound_without_context_takeover_decodes_alone() -> None:
-    conn, _ = server(DeflateParams(server_no_context_takeover=True))
-    frames = sent_frames(conn, BytesMessage(data=b"abc" * 200), BytesMessage(data=b"abc" * 200))
+    conn = server(DeflateParams(server_no_context_takeover=True))
+    frames = sent_frames(conn, b"abc" * 200, b"abc" * 200)
     for f in frames:
         assert f.rsv1
         assert inflate(f.payload) == b"abc" * 200
@@ -399,20 +385,19 @@ def test_outbound_without_context_takeover_decodes_alone() -> None:
 
 @pytest.mark.parametrize("bits", [9, 10, 12])
 def test_outbound_respects_the_agreed_server_window(bits: int) -> None:
-    conn, _ = server(DeflateParams(server_window_bits=bits))
+    conn = server(DeflateParams(server_window_bits=bits))
     block = os.urandom(2000)
     data = block + os.urandom(6000) + block  # a match 8000 bytes back: beyond 2**12
-    (f,) = sent_frames(conn, BytesMessage(data=data))
+    (f,) = sent_frames(conn, data)
     # A decompressor with exactly the agreed window must cope.
     assert inflate(f.payload, wbits=bits) == data
 
 
-def test_compress_next_false_sends_plain_frame() -> None:
-    conn, ext = server()
-    ext.compress_next = False
-    (plain,) = sent_frames(conn, TextMessage(data="plain text"))
-    ext.compress_next = True
-    (packed,) = sent_frames(conn, TextMessage(data="packed text"))
+def test_compress_false_sends_a_plain_frame() -> None:
+    conn = server()
+    conn.send_text("plain text", compress=False)
+    conn.send_text("packed text")
+    plain, packed = parse_frames(conn.data_to_send())
     assert not plain.rsv1
     assert plain.payload == b"plain text"
     assert packed.rsv1
@@ -420,29 +405,9 @@ def test_compress_next_false_sends_plain_frame() -> None:
 
 
 def test_control_frames_are_never_compressed() -> None:
-    conn, _ = server()
-    (ping,) = sent_frames(conn, Ping(payload=b"hello"))
+    conn = server()
+    conn.send_ping(b"hello")
+    (ping,) = parse_frames(conn.data_to_send())
     assert ping.opcode == PING
     assert not ping.rsv1
     assert ping.payload == b"hello"
-
-
-def test_outbound_fragmented_message_sets_rsv1_on_the_first_frame_only() -> None:
-    conn, _ = server()
-    frames = sent_frames(
-        conn,
-        BytesMessage(data=b"first part " * 20, message_finished=False),
-        BytesMessage(data=b"second part " * 20, message_finished=True),
-    )
-    assert [f.rsv1 for f in frames] == [True, False]
-    assert [f.opcode for f in frames] == [BINARY, CONT]
-    whole = b"".join(f.payload for f in frames)
-    assert inflate(whole) == b"first part " * 20 + b"second part " * 20
-
-
-def test_extension_basics() -> None:
-    ext = PerMessageDeflate(DeflateParams(), OPTIONS, 0)
-    assert ext.name == "permessage-deflate"
-    assert ext.enabled()
-    assert ext.offer() is False
-    assert "PerMessageDeflate" in repr(ext)

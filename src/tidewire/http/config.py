@@ -54,6 +54,13 @@ class ServerConfig:
     auto_decompress: bool = True
     #: Seconds a handler waits for the next piece of a request body before 408.
     body_timeout: float = 60.0
+    #: Slowest average request body rate, in bytes per second, once ``body_rate_grace``
+    #: has passed since the handler began reading: a slower body (R.U.D.Y.) is answered
+    #: 408 and the connection closed. Time the server spent not reading (its buffer was
+    #: full) does not count. ``None``: no minimum (``body_timeout`` still applies).
+    min_body_rate: float | None = 500.0
+    #: Seconds a request body may take before ``min_body_rate`` applies.
+    body_rate_grace: float = 10.0
     #: Seconds :meth:`Server.shutdown` lets in-flight requests run before cancelling them.
     shutdown_timeout: float = 60.0
     #: Cancel the handler's task when its client disconnects.
@@ -89,3 +96,7 @@ class ServerConfig:
         ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        if self.min_body_rate is not None and self.min_body_rate <= 0:
+            raise ValueError("min_body_rate must be positive or None")
+        if self.body_rate_grace < 0:
+            raise ValueError("body_rate_grace must not be negative")

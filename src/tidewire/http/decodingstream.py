@@ -54,6 +54,10 @@ class DecodingBodyStream(BodyStream):
         self._encoded.append(data)
         self.total_bytes += len(data)
         self._decode()
+        # A waiting reader re-checks the body-rate limit (``BodyStream``) against
+        # the wire bytes, even when these decoded to nothing yet (a gzip header,
+        # a deflate block still open): the client is sending, at the rate counted.
+        self._wake()
 
     def feed_eof(self) -> None:
         """The wire body ended: the stream ends once everything is decoded."""

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from multidict import CIMultiDict
 
+from .framing import status_has_body
 from .response import Response
 
 __all__ = [
@@ -76,8 +77,6 @@ __all__ = [
     "HTTPVersionNotSupported",
 ]
 
-_NO_BODY_STATUSES = frozenset({204, 304})
-
 
 class HTTPException(Exception):
     """An HTTP response raised as an exception.
@@ -88,7 +87,6 @@ class HTTPException(Exception):
     """
 
     status_code: ClassVar[int] = -1
-    empty_body: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -103,7 +101,7 @@ class HTTPException(Exception):
             raise TypeError("HTTPException is abstract: raise one of its subclasses")
         self.reason = reason if reason is not None else HTTPStatus(self.status_code).phrase
         self.headers: CIMultiDict[str] = CIMultiDict(headers or ())
-        if self.empty_body or self.status_code in _NO_BODY_STATUSES:
+        if not status_has_body(self.status_code):
             self.text: str | None = None
             self.body: bytes | None = None
         elif body is not None:
@@ -492,22 +490,28 @@ class HTTPNetworkAuthenticationRequired(HTTPServerError):
     status_code = 511
 
 
-_SIMPLE_STATUS_EXCEPTIONS: dict[int, type[HTTPException]] = {
-    cls.status_code: cls
-    for cls in (
-        HTTPBadRequest,
-        HTTPRequestTimeout,
-        HTTPRequestURITooLong,
-        HTTPRequestHeaderFieldsTooLarge,
-        HTTPNotImplemented,
-        HTTPVersionNotSupported,
-        HTTPExpectationFailed,
-        HTTPUnsupportedMediaType,
-        HTTPLengthRequired,
-    )
-}
+def _status_table() -> dict[int, type[HTTPException]]:
+    """Each status's exception class, for the classes built from keywords alone."""
+    needs_arguments = (HTTPMove, HTTPMethodNotAllowed, HTTPRequestEntityTooLarge)
+    table: dict[int, type[HTTPException]] = {}
+    for name in __all__:
+        cls = globals()[name]
+        if cls.status_code > 0 and not issubclass(cls, needs_arguments):
+            table[cls.status_code] = cls
+    return table
+
+
+#: The one status-to-exception table (statuses whose class needs more than ``text``
+#: are left out: they are never made from a status alone).
+STATUS_EXCEPTIONS = _status_table()
 
 
 def exception_for_status(status: int, text: str) -> HTTPException:
-    """The exception that answers ``status`` with ``text`` (400 for a status it lacks)."""
-    return _SIMPLE_STATUS_EXCEPTIONS.get(status, HTTPBadRequest)(text=text)
+    """The exception that answers ``status`` with ``text``.
+
+    A status without a class here becomes 400 for 4xx and 500 otherwise.
+    """
+    cls = STATUS_EXCEPTIONS.get(status)
+    if cls is None:
+        cls = HTTPBadRequest if 400 <= status < 500 else HTTPInternalServerError
+    return cls(text=text)

@@ -208,24 +208,16 @@ class FileResponse(StreamResponse):
     async def _send_file(
         self, request: BaseRequest, file: IO[bytes], offset: int, count: int
     ) -> None:
-        """Send ``count`` bytes of ``file`` from ``offset``: sendfile, else chunked reads."""
-        transport = request.transport
-        if transport is None or transport.is_closing():
-            raise ConnectionResetError("client went away before the file was sent")
+        """Send ``count`` bytes of ``file`` from ``offset``: sendfile, else chunked reads.
+
+        Either way the bytes count against the ``Content-Length`` promise
+        (:meth:`StreamResponse._count_body`), as :meth:`write` counts them.
+        """
         if not NOSENDFILE and not self.compression:
-            loop = asyncio.get_running_loop()
-            try:
-                await loop.sendfile(transport, file, offset, count, fallback=False)
-            except (RuntimeError, NotImplementedError):
-                # Raised before any byte is sent: no native sendfile for this
-                # transport (TLS, uvloop), or the transport is closing.
-                if transport.is_closing():
-                    raise ConnectionResetError("client went away mid-file") from None
-            except OSError as exc:
-                raise ConnectionResetError(f"client went away mid-file: {exc!r}") from exc
-            else:
-                self._body_length += count
+            self._count_body(count)
+            if await request.channel.sendfile(file, offset, count):
                 return
+            self._uncount_body(count)  # nothing was sent: the chunks count as they go
         await self._send_chunks(file, offset, count)
 
     async def _send_chunks(self, file: IO[bytes], offset: int, count: int) -> None:

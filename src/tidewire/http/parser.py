@@ -55,9 +55,10 @@ class RequestHead:
     """
 
     __slots__ = (
+        "_headers",
         "chunked",
         "content_length",
-        "headers",
+        "has_body",
         "keep_alive",
         "method",
         "raw_headers",
@@ -71,7 +72,6 @@ class RequestHead:
         method: str,
         raw_path: str,
         version: HttpVersion,
-        headers: CIMultiDictProxy[str],
         raw_headers: tuple[tuple[bytes, bytes], ...],
         keep_alive: bool,
         upgrade: bool,
@@ -81,22 +81,36 @@ class RequestHead:
         self.method = method
         self.raw_path = raw_path
         self.version = version
-        self.headers = headers
+        #: The header fields as received (name case kept, surrounding whitespace not).
         self.raw_headers = raw_headers
         self.keep_alive = keep_alive
         self.upgrade = upgrade
         self.chunked = chunked
         self.content_length = content_length
+        #: True when the request announced a body (RFC 9112 section 6.3).
+        self.has_body = chunked or bool(content_length)
+        self._headers: CIMultiDictProxy[str] | None = None
 
     @property
-    def has_body(self) -> bool:
-        """True when the request announced a body (RFC 9112 section 6.3)."""
-        return self.chunked or bool(self.content_length)
+    def headers(self) -> CIMultiDictProxy[str]:
+        """The header fields, case-insensitive (decoded as Latin-1 on first use)."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = CIMultiDictProxy(
+                CIMultiDict(
+                    [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self.raw_headers]
+                )
+            )
+        return headers
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RequestHead):
             return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+        return all(
+            getattr(self, name) == getattr(other, name)
+            for name in self.__slots__
+            if name != "_headers"
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -118,29 +132,37 @@ class RequestSink(Protocol):
     def on_message_complete(self) -> None:
         """The current request's body is complete."""
 
-    def on_message_begin(self) -> None:
-        """The first byte of a new request arrived."""
-
 
 class RequestReader:
     """Turns bytes into :class:`RequestSink` calls, enforcing the head limits.
 
     The caller must pass every received byte to :meth:`feed` in order. When
     :meth:`feed` raises :class:`BadRequest` the caller must answer with its status
-    and close the connection. When it returns bytes, the request just parsed was
-    an upgrade: the returned bytes belong to the new protocol and the reader must
-    not be fed again.
+    and close the connection. When it returns bytes, the request just parsed is
+    an upgrade without a body: the returned bytes follow its head, and the
+    caller must either give them to the new protocol (and never feed the reader
+    again) or, when the upgrade is declined, feed them back as HTTP.
+
+    An upgrade request *with* a body is read like any other request, body
+    included: it cannot be handed over (its body's end is where a smuggled
+    request would start), so the bytes after it are HTTP.
     """
 
     __slots__ = (
+        "_coding",
         "_config",
+        "_continuing",
         "_fed_in_head",
         "_feeding",
         "_head_bytes",
-        "_headers",
+        "_hosts",
         "_in_head",
+        "_last_head",
+        "_length",
         "_parser",
+        "_raw",
         "_sink",
+        "_skip_complete",
         "_url",
     )
 
@@ -149,24 +171,35 @@ class RequestReader:
         self._config = config
         self._parser = httptools.HttpRequestParser(self)
         self._url = b""
-        self._headers: list[tuple[bytes, bytes]] = []
+        self._raw: list[tuple[bytes, bytes]] = []
+        self._hosts = 0
+        self._length: bytes | None = None
+        self._coding: bytes | None = None
         self._in_head = False
         self._head_bytes = 0
         self._fed_in_head = 0
         self._feeding = 0
+        self._continuing = False
+        self._skip_complete = False
+        self._last_head: RequestHead | None = None
 
     @property
     def in_head(self) -> bool:
         """True between the first byte of a request and the end of its head."""
         return self._in_head
 
-    def feed(self, data: bytes) -> bytes | None:
+    def feed(self, data: bytes | memoryview) -> bytes | None:
         """Parse ``data``; return the bytes after an upgrade head, else ``None``."""
         self._feeding = len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
-            return data[upgrade.args[0] :]
+            tail = bytes(data[upgrade.args[0] :])
+            head = self._last_head
+            if head is None or not head.has_body:
+                return tail
+            self._read_upgrade_body(head)
+            return self.feed(tail) if tail else None
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
             if isinstance(cause, BadRequest):
@@ -181,89 +214,123 @@ class RequestReader:
                 raise BadRequest(431, "Request header section too large")
         return None
 
+    def _read_upgrade_body(self, head: RequestHead) -> None:
+        """Make the parser read the body of an upgrade request it skipped.
+
+        httptools tells llhttp to skip the body of any upgrade request and stops
+        after the head. A fresh parser is primed with a head that frames the same
+        body (which the sink never sees) and parses the body and what follows.
+        """
+        self._parser = httptools.HttpRequestParser(self)
+        framing = (
+            b"Transfer-Encoding: chunked"
+            if head.chunked
+            else b"Content-Length: %d" % (head.content_length or 0)
+        )
+        self._continuing = True
+        try:
+            self._parser.feed_data(b"POST / HTTP/1.1\r\n" + framing + b"\r\n\r\n")
+        finally:
+            self._continuing = False
+
     # httptools callbacks ---------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        if self._continuing:
+            return
         self._in_head = True
         self._head_bytes = 0
         # This read's head bytes are counted exactly by on_url/on_header; later
         # reads are counted whole while the head is still incomplete.
         self._fed_in_head = -self._feeding
         self._url = b""
-        self._headers = []
-        self._sink.on_message_begin()
+        self._raw = []
+        self._hosts = 0
+        self._length = None
+        self._coding = None
 
     def on_url(self, url: bytes) -> None:
+        if self._continuing:
+            return
         self._url += url
         if len(self._url) > self._config.max_line_size:
             raise BadRequest(414, "Request line too long")
         self._head_bytes += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._continuing:
+            return
         config = self._config
         if len(name) > config.max_field_size or len(value) > config.max_field_size:
             raise BadRequest(431, "Request header field too large")
         if value and (value[-1] in _OWS or value[0] in _OWS):
             value = value.strip(b" \t")  # optional whitespace is not part of the value
-        headers = self._headers
-        headers.append((name, value))
-        if len(headers) > config.max_headers:
+        raw = self._raw
+        raw.append((name, value))
+        if len(raw) > config.max_headers:
             raise BadRequest(431, "Too many request header fields")
+        size = len(name)
+        if size == 4 or size == 14 or size == 17:  # the fields the framing depends on
+            lowered = name.lower()
+            if lowered == b"host":
+                self._hosts += 1
+            elif lowered == b"content-length":
+                self._length = value
+            elif lowered == b"transfer-encoding":
+                coding = self._coding
+                self._coding = value if coding is None else coding + b", " + value
         self._head_bytes += len(name) + len(value) + 4
         if self._head_bytes > config.max_head_size:
             raise BadRequest(431, "Request header section too large")
 
     def on_headers_complete(self) -> None:
+        if self._continuing:
+            return
         parser = self._parser
         self._in_head = False
-        raw = tuple(self._headers)
-        headers = CIMultiDict([(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw])
-        length = headers.get("Content-Length")
         version = parser.get_http_version()
         http_version = _VERSIONS.get(version)
         if http_version is None:
+            if version < "1":
+                # llhttp reads a request line without a version (HTTP/0.9's) as 0.9:
+                # malformed for us (RFC 9112 section 3), a client error, not a 505.
+                raise BadRequest(400, "Request line without a valid HTTP version")
             raise BadRequest(505, f"HTTP/{version} is not supported")
-        chunked = _check_semantics(http_version, headers)
-        upgrade = parser.should_upgrade()
-        if upgrade and (chunked or length not in (None, "0")):
-            # llhttp hands the bytes after an upgrade head to the new protocol, so a body
-            # here would be lost or read as that protocol's data.
-            raise BadRequest(400, "An upgrade request must not carry a body")
+        hosts = self._hosts
+        if hosts > 1 or (not hosts and http_version is HTTP11):
+            # RFC 9112 section 3.2: exactly one Host in HTTP/1.1, at most one before.
+            raise BadRequest(400, "A request needs exactly one Host header")
+        coding = self._coding
+        if coding is not None and coding.strip().lower() != b"chunked":
+            # RFC 9112 section 6.1: we decode no transfer coding but chunked.
+            shown = coding.decode("latin-1")
+            raise BadRequest(501, f"Transfer-Encoding {shown!r} is not implemented")
+        length = self._length
+        method = parser.get_method()
         head = RequestHead(
-            parser.get_method().decode("ascii"),
+            _METHODS.get(method) or method.decode("ascii"),
             self._url.decode("utf-8", "surrogateescape"),
             http_version,
-            CIMultiDictProxy(headers),
-            raw,
+            tuple(self._raw),
             parser.should_keep_alive(),
-            upgrade,
-            chunked,
+            parser.should_upgrade(),
+            coding is not None,
             int(length) if length is not None else None,
         )
-        self._headers = []
+        self._last_head = head
+        # llhttp ends an upgrade request at its head; one with a body is not over yet.
+        self._skip_complete = head.upgrade and head.has_body
         self._sink.on_head(head)
 
     def on_body(self, body: bytes) -> None:
         self._sink.on_body(body)
 
     def on_message_complete(self) -> None:
+        if self._skip_complete:
+            self._skip_complete = False
+            return
         self._sink.on_message_complete()
 
 
 _OWS = b" \t"
-
-
-def _check_semantics(version: HttpVersion, headers: CIMultiDict[str]) -> bool:
-    """Head rules llhttp leaves to us; a violation raises :class:`BadRequest`.
-
-    Returns True when the body is chunked.
-    """
-    hosts = headers.getall("Host", ())
-    if len(hosts) > 1 or (version >= HTTP11 and not hosts):
-        # RFC 9112 section 3.2: exactly one Host in HTTP/1.1, at most one before.
-        raise BadRequest(400, "A request needs exactly one Host header")
-    coding = headers.get("Transfer-Encoding")
-    if coding is not None and coding.strip().lower() != "chunked":
-        # RFC 9112 section 6.1: we decode no transfer coding but chunked.
-        raise BadRequest(501, f"Transfer-Encoding {coding!r} is not implemented")
-    return coding is not None
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")}

@@ -1,9 +1,10 @@
 """One HTTP/1.1 connection: an :class:`asyncio.Protocol` that moves bytes.
 
-Parsing decisions live in :mod:`.parser`, head encoding in :mod:`.serialize`,
-the request/response objects in their modules. This module only connects them
-to the transport: it feeds the reader, runs the handler, writes what the
-handler produced, and applies the deadlines.
+Parsing decisions live in :mod:`.parser`, response framing in :mod:`.framing`,
+head encoding in :mod:`.serialize`, the request/response objects in their
+modules. This module only connects them to the transport: it feeds the reader,
+runs the handler, writes what the handler produced, owns keep-alive, hands an
+accepted upgrade over, and applies the deadlines.
 
 One task per connection runs the handlers of its requests one after the other
 (pipelined requests wait in a bounded queue, and are answered in order); no
@@ -21,18 +22,18 @@ from typing import Protocol, cast
 
 from ..flow import WriteFlow
 from .accesslog import AbstractAccessLogger
+from .channel import ResponseChannel, UpgradedProtocol
 from .config import ServerConfig
 from .deadline import Deadline
 from .decodingstream import body_stream_type
 from .errorpages import failure_response, log_failure
-from .exceptions import HTTPException, HTTPRequestTimeout, exception_for_status
+from .exceptions import HTTPException, exception_for_status
 from .parser import BadRequest, RequestHead, RequestReader
 from .request import BaseRequest
-from .response import StreamResponse
-from .serialize import encode_response_head, http_date, reason_phrase
+from .response import Response, StreamResponse
 from .streams import EMPTY_BODY, BodyStream
 
-__all__ = ["ConnectionRegistry", "HTTPProtocol", "Handler", "UpgradedProtocol"]
+__all__ = ["ConnectionRegistry", "HTTPProtocol", "Handler", "new_read_buffer"]
 
 server_logger = logging.getLogger("tidewire.server")
 
@@ -45,6 +46,15 @@ _PAUSE_UPGRADE = 4
 _PAUSE_DONE = 8
 # Reads are parsed in slices so that a full pipeline queue stops parsing within a slice.
 _FEED_SLICE = 16 * 1024
+# The most one read takes from the socket (asyncio's own default for a read).
+READ_SIZE = 256 * 1024
+
+
+def new_read_buffer() -> memoryview:
+    """A buffer for :class:`HTTPProtocol` reads; one may serve every connection of a loop."""
+    return memoryview(bytearray(READ_SIZE))
+
+
 # What the connection's single deadline currently guards.
 _IDLE, _HEAD, _BUSY = "idle", "head", "busy"
 
@@ -52,44 +62,26 @@ _IDLE, _HEAD, _BUSY = "idle", "head", "busy"
 class ConnectionRegistry(Protocol):
     """Where a connection announces itself (implemented by the server)."""
 
-    def connection_made(self, connection: HTTPProtocol) -> None: ...
+    def connection_made(self, protocol: HTTPProtocol) -> None: ...
 
-    def connection_lost(self, connection: HTTPProtocol) -> None: ...
+    def connection_lost(self, protocol: HTTPProtocol) -> None: ...
 
     def task_started(self, task: asyncio.Task[None]) -> None: ...
 
     def make_request(
-        self, head: RequestHead, content: BodyStream, protocol: HTTPProtocol, client_max_size: int
+        self, head: RequestHead, content: BodyStream, channel: ResponseChannel, client_max_size: int
     ) -> BaseRequest: ...
 
 
-class UpgradedProtocol(Protocol):
-    """What takes over a connection after an upgrade (a WebSocket, say).
+class HTTPProtocol(asyncio.BufferedProtocol):
+    """Serves HTTP/1.1 requests on one connection with ``handler``.
 
-    It receives the transport's events from then on, as an asyncio protocol
-    would, :meth:`begin_shutdown` when the server shuts down gracefully, and
-    :meth:`handler_failed` when the handler that upgraded raised.
+    The transport reads into ``read_buffer`` (:class:`asyncio.BufferedProtocol`),
+    which every connection of a server may share: a read is parsed at once, and
+    everything kept from it (body chunks, a stash, an upgrade's tail) is copied
+    out, so no read allocates a fresh buffer (a 256 KiB allocation per read is
+    what a plain :class:`asyncio.Protocol` costs, and large ones are mmapped).
     """
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None: ...
-
-    def data_received(self, data: bytes) -> None: ...
-
-    def eof_received(self) -> bool | None: ...
-
-    def connection_lost(self, exc: Exception | None) -> None: ...
-
-    def pause_writing(self) -> None: ...
-
-    def resume_writing(self) -> None: ...
-
-    def begin_shutdown(self) -> None: ...
-
-    def handler_failed(self) -> None: ...
-
-
-class HTTPProtocol(asyncio.Protocol):
-    """Serves HTTP/1.1 requests on one connection with ``handler``."""
 
     def __init__(
         self,
@@ -97,7 +89,9 @@ class HTTPProtocol(asyncio.Protocol):
         config: ServerConfig,
         registry: ConnectionRegistry,
         access_logger: AbstractAccessLogger | None = None,
+        read_buffer: memoryview | None = None,
     ) -> None:
+        self._read_buffer = read_buffer if read_buffer is not None else new_read_buffer()
         self._handler = handler
         self._config = config
         self._registry = registry
@@ -105,11 +99,8 @@ class HTTPProtocol(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self._reader = RequestReader(self, config)
         self.transport: asyncio.Transport | None = None
-        self.server_header = config.server_header
-        #: Connection facts, learned once in ``connection_made``.
-        self.secure = False
-        self.remote: str | None = None
-        self.local_host = "localhost"
+        self._write_flow = WriteFlow(lambda: ConnectionResetError("connection lost"))
+        self._channel = ResponseChannel(config.server_header, self._write_flow, self._hand_over)
         self._closed = False
         # requests
         self._receiving: BaseRequest | None = None
@@ -117,59 +108,50 @@ class HTTPProtocol(asyncio.Protocol):
         self._queue: deque[BaseRequest] = deque()
         self._serving = False
         self._task: asyncio.Task[None] | None = None
+        self._cancelled = False  # we cancelled the task (a CancelledError is ours)
         self._next_waiter: asyncio.Future[BaseRequest | None] | None = None
+        self._keep_alive = False  # the verdict on the response just sent
         self._discard_budget: int | None = None
         self._error: tuple[int, str] | None = None
         self._shutting_down = False
         self._peer_eof = False
-        self._response_started = False
-        # upgrade hand-over
+        # upgrade: the bodiless upgrade request parsed last, and the bytes after its head
+        self._upgrade_request: BaseRequest | None = None
         self._upgrade_tail: bytes | None = None
-        self._stash = b""  # bytes received while the pipeline queue was full
         self._upgraded: UpgradedProtocol | None = None
+        self._stash = b""  # bytes received while the pipeline queue was full
         # flow control
         self._read_paused = 0
-        self._write_flow = WriteFlow(lambda: ConnectionResetError("connection lost"))
         self._deadline = Deadline(self._loop, self._on_deadline)
-
-    # connection state --------------------------------------------
-
-    def _learn_connection(self, transport: asyncio.BaseTransport) -> None:
-        self.secure = transport.get_extra_info("sslcontext") is not None
-        peer = transport.get_extra_info("peername")
-        if isinstance(peer, (tuple, list)):
-            self.remote = str(peer[0])
-        else:
-            self.remote = str(peer) if peer else None
-        sock = transport.get_extra_info("sockname")
-        if isinstance(sock, (tuple, list)):
-            self.local_host = f"{sock[0]}:{sock[1]}"
-
-    @property
-    def writing_paused(self) -> bool:
-        """True while the transport's write buffer is above its high-water mark."""
-        return self._write_flow.paused
-
-    @property
-    def idle(self) -> bool:
-        """True when no request is being received or handled."""
-        return not self._serving and not self._reader.in_head and self._receiving is None
 
     # asyncio.Protocol -------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, so no isinstance here.
         self.transport = cast(asyncio.Transport, transport)
-        self._learn_connection(transport)
+        self._channel.learn(self.transport)
         self._registry.connection_made(self)
         self._deadline.set(_HEAD, self._config.head_timeout)
 
-    def data_received(self, data: bytes) -> None:
-        if self._upgraded is not None:
-            self._upgraded.data_received(data)
-            return
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        data = self._read_buffer[:nbytes]
+        if (
+            nbytes > _FEED_SLICE
+            or self._upgrade_tail is not None
+            or self._stash
+            or self._read_paused
+        ):
+            self.data_received(data)
+        elif self._error is None and not self._closed:
+            self._feed_slice(data, b"")  # the common case: a small read, parsed whole
+
+    def data_received(self, data: bytes | memoryview) -> None:
+        """Parse ``data`` now; what must outlive this call is copied out of it."""
         if self._upgrade_tail is not None:
-            self._upgrade_tail += data
+            self._upgrade_tail += data  # held until the handler accepts or declines
             return
         if self._error is not None or self._closed:
             return
@@ -178,28 +160,52 @@ class HTTPProtocol(asyncio.Protocol):
             return
         self._feed(data)
 
-    def _feed(self, data: bytes) -> None:
-        """Parse ``data`` in slices, stopping while the pipeline queue is full."""
-        start, end = 0, len(data)
+    def _feed(self, data: bytes | memoryview) -> None:
+        """Parse ``data``, in slices when it is large, stopping while the pipeline is full.
+
+        A slice is :data:`_FEED_SLICE` bytes plus, inside a body of known length, the
+        rest of that body: a large body is parsed in one go, while a flood of small
+        pipelined requests is still cut into slices the queue limit can stop.
+        Slices are memoryviews: slicing copies nothing.
+        """
+        end = len(data)
+        if end <= _FEED_SLICE and not self._read_paused & _PAUSE_PIPELINE:
+            self._feed_slice(data, b"")
+            return
+        view = memoryview(data)
+        start = 0
         while start < end:
             if self._read_paused & _PAUSE_PIPELINE:
-                self._stash = data[start:]
+                self._stash = bytes(view[start:])
                 return
-            chunk = data if start == 0 and end <= _FEED_SLICE else data[start : start + _FEED_SLICE]
+            step = _FEED_SLICE
+            receiving = self._receiving
+            if receiving is not None:
+                length = receiving.head.content_length
+                if length is not None:
+                    step += length - receiving.content.total_bytes
+            chunk = view[start : start + step]
             start += len(chunk)
-            try:
-                tail = self._reader.feed(chunk)
-            except BadRequest as exc:
-                self._fail(exc.status, exc.message)
+            if not self._feed_slice(chunk, view[start:]):
                 return
-            if tail is not None:
-                # The request just queued switches protocols: nothing after it is HTTP.
-                self._upgrade_tail = tail + data[start:]
-                self._pause_reading(_PAUSE_UPGRADE)
-                return
+
+    def _feed_slice(self, chunk: bytes | memoryview, rest: bytes | memoryview) -> bool:
+        """Parse one slice; False when parsing must stop (an error, or an upgrade)."""
+        try:
+            tail = self._reader.feed(chunk)
+        except BadRequest as exc:
+            self._fail(exc.status, exc.message)
+            return False
+        if tail is not None:
+            # The request just parsed asks to switch protocols: what follows is
+            # the new protocol's if its handler accepts, else the next request.
+            self._upgrade_tail = tail + bytes(rest)
+            self._pause_reading(_PAUSE_UPGRADE)
+            return False
         if self._reader.in_head and self._deadline.kind != _HEAD:
             # A head arrived in pieces (slowloris guard); most arrive whole in one read.
             self._deadline.set(_HEAD, self._config.head_timeout)
+        return True
 
     def _feed_stash(self) -> None:
         """Parse what arrived while the pipeline queue was full."""
@@ -208,12 +214,10 @@ class HTTPProtocol(asyncio.Protocol):
             self._feed(stash)
 
     def eof_received(self) -> bool | None:
-        if self._upgraded is not None:
-            return self._upgraded.eof_received()
         self._peer_eof = True
         receiving = self._receiving
         if receiving is not None:
-            receiving._content.set_exception(ConnectionResetError("client closed mid-body"))
+            receiving.content.set_exception(ConnectionResetError("client closed mid-body"))
         if not self._serving or self._config.handler_cancellation:
             self._close()  # nothing owed to a client that stopped sending; or a disconnect
             return None
@@ -221,85 +225,91 @@ class HTTPProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
+        self._channel.transport = None
         self._registry.connection_lost(self)
         self._deadline.cancel()
-        if self._upgraded is not None:
-            self._upgraded.connection_lost(exc)
         self._write_flow.fail()
         receiving = self._receiving
-        if receiving is not None and not receiving._content.is_eof():
-            receiving._content.set_exception(ConnectionResetError("connection lost"))
+        if receiving is not None and not receiving.content.is_eof():
+            receiving.content.set_exception(ConnectionResetError("connection lost"))
         self._queue.clear()
         waiter = self._next_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        elif self._task is not None and self._config.handler_cancellation and not self.upgraded:
-            self._task.cancel()
+        elif self._config.handler_cancellation:
+            self._cancel_handler()
 
     def pause_writing(self) -> None:
         self._write_flow.pause()
-        if self._upgraded is not None:
-            self._upgraded.pause_writing()
 
     def resume_writing(self) -> None:
         self._write_flow.resume()
-        if self._upgraded is not None:
-            self._upgraded.resume_writing()
-
-    # writing (the ResponseChannel side) --------------------------------------------
-
-    def send(self, data: bytes) -> None:
-        """Write ``data`` to the transport; ``ConnectionResetError`` once it closed."""
-        transport = self.transport
-        if self._closed or transport is None or transport.is_closing():
-            raise ConnectionResetError("cannot write: connection closed")
-        self._response_started = True
-        transport.write(data)
-
-    async def drain(self) -> None:
-        """Wait until the transport's buffer is below its low-water mark."""
-        await self._write_flow.drain()
 
     # upgrade hand-over --------------------------------------------------------------
 
-    def hand_over(self, receiver: UpgradedProtocol) -> None:
-        """Give the connection to ``receiver`` after an upgrade response was sent.
-
-        From then on ``receiver`` gets every transport event; the bytes that
-        followed the upgrade request's head are passed to its ``data_received``
-        right away. The HTTP side no longer reads or times anything.
-        """
-        if self._upgrade_tail is None or self.transport is None or self._closed:
-            raise RuntimeError("this connection has no pending upgrade")
-        tail, self._upgrade_tail = self._upgrade_tail, None
+    def _hand_over(self, request: BaseRequest, receiver: UpgradedProtocol) -> None:
+        """Give the connection to ``receiver`` (:meth:`BaseRequest.hand_over`)."""
+        tail = self._upgrade_tail
+        transport = self.transport
+        if tail is None or request is not self._upgrade_request:
+            raise RuntimeError("this request is not an upgrade without a body")
+        if transport is None or self._closed:
+            raise RuntimeError("the connection is closed")
+        self._upgrade_tail = self._upgrade_request = None
         self._upgraded = receiver
-        self._deadline.set(_BUSY, None)
-        receiver.connection_made(self.transport)
+        self._deadline.cancel()
+        receiver.on_connection_lost(self._upgraded_lost)
+        # From now on the transport calls the receiver (it is an asyncio protocol in all but name).
+        transport.set_protocol(cast(asyncio.BaseProtocol, receiver))
+        receiver.connection_made(transport)
         if self._write_flow.paused:
             receiver.pause_writing()
-        self._resume_reading(_PAUSE_UPGRADE)
+        if self._read_paused:
+            self._read_paused = 0
+            transport.resume_reading()
         if tail:
             receiver.data_received(tail)
         if self._shutting_down:
             receiver.begin_shutdown()
 
-    @property
-    def upgraded(self) -> bool:
-        """True once the connection was handed over to another protocol."""
-        return self._upgraded is not None
+    def _upgraded_lost(self) -> None:
+        """The receiver's connection ended (it calls this once, from ``connection_lost``)."""
+        self._closed = True
+        self._channel.transport = None
+        self._registry.connection_lost(self)
+        self._write_flow.fail()
+        if self._config.handler_cancellation and self._task is not None:
+            # After the events the receiver just delivered were handled: a handler
+            # that finished with the connection is not interrupted in its last step.
+            self._loop.call_soon(self._cancel_handler)
+
+    def _cancel_handler(self) -> None:
+        """Cancel the connection's task if it runs (the handler sees ``CancelledError``)."""
+        task = self._task
+        if task is not None and not task.done():
+            self._cancelled = True
+            task.cancel()
+
+    def _decline_upgrade(self) -> None:
+        """The handler answered an upgrade request without taking the connection:
+        what followed its head is HTTP again (pipelined requests included)."""
+        tail = self._upgrade_tail
+        self._upgrade_tail = self._upgrade_request = None
+        self._resume_reading(_PAUSE_UPGRADE)
+        if tail:
+            self._feed(tail)
 
     # RequestSink: called by the reader while it parses -------------------------------
 
-    def on_message_begin(self) -> None:
-        pass  # the head deadline is armed after a read, and only for an incomplete head
-
     def on_head(self, head: RequestHead) -> None:
         content = self._make_body_stream(head) if head.has_body else EMPTY_BODY
-        request = self._registry.make_request(head, content, self, self._config.client_max_size)
-        if head.upgrade or self._shutting_down:
-            request.keep_alive = False
+        request = self._registry.make_request(
+            head, content, self._channel, self._config.client_max_size
+        )
         if head.has_body:
             self._receiving = request
+        elif head.upgrade:
+            self._upgrade_request = request
         if self._serving:
             self._queue.append(request)
             if len(self._queue) >= self._config.max_pipelined:
@@ -311,7 +321,7 @@ class HTTPProtocol(asyncio.Protocol):
         budget = self._discard_budget
         if budget is None:
             assert self._receiving is not None
-            self._receiving._content.feed_data(chunk)
+            self._receiving.content.feed_data(chunk)
             return
         budget -= len(chunk)
         self._discard_budget = budget
@@ -321,18 +331,21 @@ class HTTPProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         receiving = self._receiving
         if receiving is not None:
-            receiving._content.feed_eof()
+            receiving.content.feed_eof()
             self._receiving = None
         self._discard_budget = None
 
     def _make_body_stream(self, head: RequestHead) -> BodyStream:
-        make = body_stream_type(head.headers) if self._config.auto_decompress else BodyStream
+        config = self._config
+        make = body_stream_type(head.headers) if config.auto_decompress else BodyStream
         return make(
-            high_water=self._config.read_buffer_limit,
+            high_water=config.read_buffer_limit,
             pause_reading=self._pause_body,
             resume_reading=self._resume_body,
             on_first_read=self._send_continue if _expects_continue(head) else None,
-            timeout=self._config.body_timeout,
+            timeout=config.body_timeout,
+            min_rate=config.min_body_rate,
+            rate_grace=config.body_rate_grace,
             timeout_error=_body_timeout_error,
         )
 
@@ -343,14 +356,11 @@ class HTTPProtocol(asyncio.Protocol):
         self._resume_reading(_PAUSE_BODY)
 
     def _send_continue(self) -> None:
-        transport = self.transport
-        if (
-            self._current is not None
-            and not self._response_started
-            and transport is not None
-            and not transport.is_closing()
-        ):
-            transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # interim: not the response
+        channel = self._channel
+        if self._current is not None and not channel.started:
+            with contextlib.suppress(ConnectionResetError):
+                channel.send(b"HTTP/1.1 100 Continue\r\n\r\n")  # interim: not the response
+                channel.started = False
 
     # serving requests ---------------------------------------------------------------
 
@@ -362,8 +372,9 @@ class HTTPProtocol(asyncio.Protocol):
             self._next_waiter = None
             waiter.set_result(request)
         else:
-            self._task = self._loop.create_task(self._serve(request))
-            self._registry.task_started(self._task)
+            task = self._task = self._loop.create_task(self._serve(request))
+            self._channel.task = task
+            self._registry.task_started(task)
 
     async def _serve(self, request: BaseRequest | None) -> None:
         """The connection's task: handle requests in order until the connection ends."""
@@ -371,9 +382,13 @@ class HTTPProtocol(asyncio.Protocol):
             await self._handle(request)
             if self._closed or self._upgraded is not None:
                 return
-            if not self._keep_going(request):
+            if not (self._keep_alive and request.content is EMPTY_BODY) and not self._keep_going(
+                request
+            ):
                 self._close()
                 return
+            if request is self._upgrade_request:
+                self._decline_upgrade()
             if self._queue:
                 request = self._queue.popleft()
                 if len(self._queue) < self._config.max_pipelined:
@@ -397,15 +412,17 @@ class HTTPProtocol(asyncio.Protocol):
 
     def _keep_going(self, request: BaseRequest) -> bool:
         """After a response: settle the request's unread body; may the connection go on?"""
-        if not request.keep_alive or self._shutting_down:
+        if not self._keep_alive or self._shutting_down:
             return False
-        content = request._content
+        content = request.content
+        if content is EMPTY_BODY:
+            return True
         if content.is_eof():
             content.discard()
             return True
         if request is not self._receiving or self._error is not None or content.failed:
             return False
-        head = request._head
+        head = request.head
         if _expects_continue(head):
             return False  # the client may never send the body it was not invited to
         remaining = (
@@ -418,9 +435,22 @@ class HTTPProtocol(asyncio.Protocol):
         return True
 
     async def _handle(self, request: BaseRequest) -> None:
-        """Run the handler for ``request`` and send what it produced. Never raises."""
+        """Run the handler for ``request`` and send what it produced.
+
+        The one place that turns a handler's outcome into what the client gets
+        (aiohttp's contract): an :class:`HTTPException` is sent as its response;
+        any other exception, or a ``CancelledError`` nobody asked for, is logged
+        and answered 500, or closes the connection when the response had already
+        started. A cancellation of the connection's task (disconnect, shutdown)
+        and ``KeyboardInterrupt``/``SystemExit`` close the connection and
+        propagate. Sets ``_keep_alive`` to the verdict on the connection.
+        """
         self._current = request
-        self._response_started = False
+        self._keep_alive = False
+        channel = self._channel
+        channel.started = False
+        if self._error is not None and request is self._receiving:
+            channel.closing = True  # its body is broken: its response is the last
         logger = self._access_logger
         if logger is not None and not logger.enabled:
             logger = None
@@ -431,47 +461,80 @@ class HTTPProtocol(asyncio.Protocol):
                 response = await self._handler(request)
             except HTTPException as exc:
                 response = exc.to_response()
-            if isinstance(response, HTTPException):
-                response = response.to_response()
-            if not isinstance(response, StreamResponse):
-                raise TypeError(f"handler returned {type(response).__name__}, not a response")
-            if self._response_started and not response.prepared:
-                raise RuntimeError("a response was already started for this request")
-            if not response.prepared:
-                await response.prepare(request)
-            await response.write_eof()
+            if (
+                type(response) is Response
+                and not channel.started
+                and not response.prepared
+                and not response.streamed
+            ):
+                # The common case, without the two coroutines of prepare() and write_eof().
+                if request.content.failed:
+                    channel.closing = True  # the body cannot be read to its end: say so
+                response.send_to(channel, request.head)
+                if channel.writing_paused:
+                    await channel.drain()
+            else:
+                response = await self._finish(request, response)
+            self._keep_alive = response.keep_alive is True
         except ConnectionResetError as exc:
             server_logger.debug("connection ended while handling %r: %r", request, exc)
             self._close()
             return
+        except asyncio.CancelledError as exc:
+            if self._cancelled or self._closed:
+                self._close()  # we were cancelled (disconnect, end of shutdown): stop here
+                raise
+            response = self._answer_failure(request, response, exc)
         except Exception as exc:
             response = self._answer_failure(request, response, exc)
+        except BaseException:
+            self._close()  # KeyboardInterrupt, SystemExit: leave no client waiting
+            raise
         finally:
             self._current = None
-        if response is not None and response.keep_alive is False:
-            request.keep_alive = False
         if logger is not None and response is not None:
             logger.log(request, response, self._loop.time() - started)
 
+    async def _finish(self, request: BaseRequest, response: object) -> StreamResponse:
+        """Send what a handler returned, unless it already did; the response sent."""
+        if isinstance(response, HTTPException):
+            response = response.to_response()
+        if not isinstance(response, StreamResponse):
+            raise TypeError(f"handler returned {type(response).__name__}, not a response")
+        if not response.prepared:
+            channel = self._channel
+            if channel.started:
+                raise RuntimeError("a response was already started for this request")
+            if request.content.failed:
+                channel.closing = True  # the body cannot be read to its end: say so
+            await response.prepare(request)
+        await response.write_eof()
+        return response
+
     def _answer_failure(
-        self, request: BaseRequest, response: StreamResponse | None, exc: Exception
+        self, request: BaseRequest, response: StreamResponse | None, exc: BaseException
     ) -> StreamResponse | None:
-        """Log an unhandled exception and send a 500 (504) if the head is not out yet."""
+        """Log a handler's failure; answer it if no response has started, else close.
+
+        The answer is :func:`~.errorpages.failure_response`'s: 504 for a handler's
+        ``TimeoutError``, else 500, as HTML when the client accepts it.
+        """
         log_failure(self._config.logger, request, exc)
         if self._upgraded is not None:
             self._upgraded.handler_failed()
             return response
-        if self._closed or self._response_started:
+        if self._closed or self._channel.started:
             # Part of a response is out: the client can only learn of the failure
             # from the connection closing before the response is complete.
-            request.keep_alive = False
             self._close()
-            return response if isinstance(response, StreamResponse) else None
+            return response
         failure = failure_response(request, exc, debug=self._config.debug)
         try:
-            failure._send_head(request, failure.body)
-        except (ConnectionResetError, ValueError):
+            failure.send_to(self._channel, request.head)
+        except ConnectionResetError:
             self._close()
+            return None
+        self._keep_alive = failure.keep_alive is True
         return failure
 
     # errors and closing --------------------------------------------------------------
@@ -481,54 +544,42 @@ class HTTPProtocol(asyncio.Protocol):
         self._error = (status, message)
         self._pause_reading(_PAUSE_DONE)
         receiving = self._receiving
-        if receiving is not None and not receiving._content.is_eof():
-            receiving.keep_alive = False
-            receiving._content.set_exception(exception_for_status(status, message))
+        if receiving is not None and not receiving.content.is_eof():
+            if receiving is self._current:
+                self._channel.closing = True  # its response is the connection's last
+            receiving.content.set_exception(exception_for_status(status, message))
         if not self._serving:
             self._send_error(status, message)
 
     def _send_error(self, status: int, message: str) -> None:
-        body = f"{status} {reason_phrase(status)}: {message}\n".encode()
-        headers = [
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-            ("Connection", "close"),
-            ("Date", http_date()),
-        ]
-        if self.server_header:
-            headers.append(("Server", self.server_header))
+        """Answer a request that could not be read with ``status``, and close."""
+        response = exception_for_status(status, message).to_response()
         with contextlib.suppress(ConnectionResetError):
-            self.send(encode_response_head((1, 1), status, reason_phrase(status), headers) + body)
+            response.send_to(self._channel, None)
         self._close()
 
     def _close(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
+        self._channel.closing = True
+        transport = self.transport
+        if transport is not None and not self._upgraded and not transport.is_closing():
+            transport.close()
 
     def begin_shutdown(self) -> None:
         """Graceful shutdown: close when idle, else after the current response."""
         self._shutting_down = True
+        self._channel.closing = True
         if self._upgraded is not None:
             self._upgraded.begin_shutdown()
             return
-        for request in (self._current, *self._queue):
-            if request is not None:
-                request.keep_alive = False
         self._queue.clear()
         if not self._serving:
             self._close()
 
     def abort(self) -> None:
         """Drop the connection now and cancel its handler (end of a shutdown's grace time)."""
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
+        self._cancel_handler()
         if self.transport is not None:
             self.transport.abort()
-
-    @property
-    def task(self) -> asyncio.Task[None] | None:
-        """The task running this connection's handlers, if one was started."""
-        return self._task
 
     # flow control --------------------------------------------------------
 
@@ -553,8 +604,8 @@ class HTTPProtocol(asyncio.Protocol):
             self._close()
 
 
-def _body_timeout_error() -> HTTPException:
-    return HTTPRequestTimeout(text="Request body not received in time")
+def _body_timeout_error(message: str) -> HTTPException:
+    return exception_for_status(408, message)
 
 
 def _expects_continue(head: RequestHead) -> bool:

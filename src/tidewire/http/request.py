@@ -11,7 +11,6 @@ import json
 from collections.abc import Iterator, MutableMapping
 from email.utils import parsedate_to_datetime
 from functools import cached_property
-from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
 
 from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy
@@ -27,6 +26,7 @@ from .forms import (
     read_form,
     too_many_fields,
 )
+from .headers import parse_cookie_header
 from .multipart import MultipartReader
 from .parser import HttpVersion, RequestHead
 from .request_compat import RequestCompat
@@ -35,7 +35,7 @@ from .streams import BodyStream
 if TYPE_CHECKING:
     import datetime
 
-    from .protocol import HTTPProtocol
+    from .channel import ResponseChannel, UpgradedProtocol
 
 __all__ = ["BaseRequest"]
 
@@ -46,19 +46,47 @@ class BaseRequest(RequestCompat, MutableMapping[str, Any]):
     It is also a mutable mapping in which a handler may keep per-request state.
     """
 
+    __slots__ = (
+        "__dict__",
+        "_body",
+        "_channel",
+        "_client_max_size",
+        "_content",
+        "_head",
+        "_post",
+        "_state",
+    )
+
     def __init__(
-        self, head: RequestHead, content: BodyStream, protocol: HTTPProtocol, client_max_size: int
+        self,
+        head: RequestHead,
+        content: BodyStream,
+        channel: ResponseChannel,
+        client_max_size: int,
     ) -> None:
         self._head = head
         self._content = content
-        self._channel = protocol
+        self._channel = channel
         self._client_max_size = client_max_size
-        self._state: dict[str, Any] = {}
+        self._state: dict[str, Any] | None = None  # made on first use
         self._body: bytes | None = None
         self._post: MultiDictProxy[str | FileField] | None = None
-        self.keep_alive = head.keep_alive
 
     # head ---------------------------------------------------------------------------
+
+    @property
+    def head(self) -> RequestHead:
+        """The parsed request line and headers."""
+        return self._head
+
+    @property
+    def keep_alive(self) -> bool:
+        """True when the client allows the connection to be reused after this request.
+
+        From the version and ``Connection`` header (RFC 9112 section 9.3); whether
+        it is reused is the server's decision (the response may close it).
+        """
+        return self._head.keep_alive
 
     @property
     def method(self) -> str:
@@ -109,6 +137,15 @@ class BaseRequest(RequestCompat, MutableMapping[str, Any]):
     @property
     def path(self) -> str:
         """The decoded path, without query string."""
+        raw = self._head.raw_path
+        if (
+            raw[:1] == "/"
+            and raw[1:2] != "/"
+            and "%" not in raw
+            and "?" not in raw
+            and "#" not in raw
+        ):
+            return raw  # nothing to decode or split off: what rel_url.path would give
         return self.rel_url.path
 
     @property
@@ -153,20 +190,28 @@ class BaseRequest(RequestCompat, MutableMapping[str, Any]):
         return self._channel.transport
 
     @property
-    def protocol(self) -> HTTPProtocol:
-        """The connection's protocol object."""
+    def channel(self) -> ResponseChannel:
+        """The connection's writing side, through which responses are sent."""
         return self._channel
+
+    def hand_over(self, receiver: UpgradedProtocol) -> None:
+        """Give the connection to ``receiver`` after an upgrade response was sent.
+
+        The caller must have sent a ``101 Switching Protocols`` response to this
+        request, an upgrade request without a body (:attr:`body_exists` is False:
+        bytes after a body-carrying head could not be told apart from a smuggled
+        request). From then on ``receiver`` gets the transport's events (see
+        :class:`~tidewire.http.channel.UpgradedProtocol` for the order of calls
+        and what the receiver must do). Raises :class:`RuntimeError` when this
+        request is not a pending upgrade or the connection is gone.
+        """
+        self._channel.hand_over(self, receiver)
 
     @cached_property
     def cookies(self) -> MultiDictProxy[str]:
-        """Cookies of the ``Cookie`` header."""
-        cookie = SimpleCookie()
-        for header in self._head.headers.getall("Cookie", ()):
-            try:
-                cookie.load(header)
-            except CookieError:
-                continue
-        return MultiDictProxy(MultiDict((key, m.value) for key, m in cookie.items()))
+        """Cookies of the ``Cookie`` header(s), every name kept (RFC 6265 section 5.4)."""
+        pairs = parse_cookie_header(self._head.headers.getall("Cookie", ()))
+        return MultiDictProxy(MultiDict(pairs))
 
     @cached_property
     def _content_type_params(self) -> tuple[str, dict[str, str]]:
@@ -202,12 +247,17 @@ class BaseRequest(RequestCompat, MutableMapping[str, Any]):
 
     @property
     def body_exists(self) -> bool:
-        """True when the request announced a body."""
+        """True when the request announced a body: ``Transfer-Encoding: chunked`` or a
+        ``Content-Length`` above zero (RFC 9112 section 6.3). Stays True once read.
+
+        An upgrade (a WebSocket handshake, say) must refuse a request for which
+        this is True: it cannot be handed over.
+        """
         return self._head.has_body
 
     @property
     def can_read_body(self) -> bool:
-        """True while some of the body may still be read."""
+        """True while some of the body may still be read (False for no body at all)."""
         return not self._content.at_eof()
 
     @property
@@ -302,20 +352,26 @@ class BaseRequest(RequestCompat, MutableMapping[str, Any]):
 
     # per-request state (MutableMapping) --------------------------------------------
 
+    def _items(self) -> dict[str, Any]:
+        state = self._state
+        if state is None:
+            state = self._state = {}
+        return state
+
     def __getitem__(self, key: str) -> Any:
-        return self._state[key]
+        return self._items()[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._state[key] = value
+        self._items()[key] = value
 
     def __delitem__(self, key: str) -> None:
-        del self._state[key]
+        del self._items()[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._state)
+        return iter(self._items())
 
     def __len__(self) -> int:
-        return len(self._state)
+        return len(self._state) if self._state is not None else 0
 
     def __bool__(self) -> bool:
         return True

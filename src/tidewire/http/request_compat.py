@@ -23,7 +23,7 @@ from .etag import ETag, parse_etag_list
 from .parser import RequestHead
 
 if TYPE_CHECKING:
-    from .protocol import HTTPProtocol
+    from .channel import ResponseChannel
     from .request import BaseRequest
     from .streams import BodyStream
 
@@ -46,6 +46,8 @@ def _http_date(value: str | None) -> datetime.datetime | None:
 class RequestCompat:
     """aiohttp's request extras (see the module doc); mixed into ``BaseRequest``."""
 
+    __slots__ = ()  # the slots (and ``__dict__``) are ``BaseRequest``'s
+
     #: Methods whose body ``post()`` reads (aiohttp's ``BaseRequest.POST_METHODS``).
     POST_METHODS = frozenset({"PATCH", "POST", "PUT", "TRACE", "DELETE"})
     #: Most fields ``post()`` accepts (413 past it, as aiohttp); :meth:`clone` can change it.
@@ -54,9 +56,11 @@ class RequestCompat:
     if TYPE_CHECKING:
         _head: RequestHead
         _content: BodyStream
-        _channel: HTTPProtocol
+        _channel: ResponseChannel
         _client_max_size: int
-        _state: dict[str, Any]
+        _state: dict[str, Any] | None
+
+        def _items(self) -> dict[str, Any]: ...
 
         @property
         def headers(self) -> CIMultiDictProxy[str]: ...
@@ -73,7 +77,11 @@ class RequestCompat:
 
     @property
     def task(self) -> asyncio.Task[None] | None:
-        """The task running this request's handler (the connection's handler task)."""
+        """The task running this request's handler.
+
+        It is the connection's task, which runs the handlers of the connection's
+        requests one after the other (kept by the channel: nothing per request).
+        """
         return self._channel.task
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
@@ -153,17 +161,17 @@ class RequestCompat:
             if url.absolute:
                 raise ValueError("rel_url must be relative")
             raw_path = str(url)
-        new_headers, raw_headers = head.headers, head.raw_headers
+        raw_headers = head.raw_headers
         if headers is not _UNSET:
-            new_headers = CIMultiDictProxy(CIMultiDict(headers))
+            # Field values are ISO-8859-1 (RFC 9110 section 5.5), as the head decodes them.
             raw_headers = tuple(
-                (key.encode("utf-8"), value.encode("utf-8")) for key, value in new_headers.items()
+                (key.encode("latin-1"), value.encode("latin-1"))
+                for key, value in CIMultiDict(headers).items()
             )
         new_head = RequestHead(
             method if method is not _UNSET else head.method,
             raw_path,
             head.version,
-            new_headers,
             raw_headers,
             head.keep_alive,
             head.upgrade,
@@ -176,5 +184,6 @@ class RequestCompat:
         clone._client_max_fields = (
             client_max_fields if client_max_fields is not _UNSET else self._client_max_fields
         )
-        clone._state.update(self._state)
+        if self._state:
+            clone._items().update(self._state)
         return clone

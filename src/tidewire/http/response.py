@@ -13,43 +13,40 @@ import json
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from http.cookies import Morsel, SimpleCookie
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from multidict import CIMultiDict
+from multidict import CIMultiDict, istr
 
 from .bodies import BodyPlan, charset_param, plan_body, send_streamed
+from .channel import ResponseChannel
+from .framing import BodyFraming, decide_framing, status_has_body
+from .headers import split_header_list
+from .parser import HttpVersion, RequestHead
 from .response_compat import ContentCoding, ResponseCompat
-from .serialize import encode_response_head, http_date, reason_phrase
+from .serialize import REASON_PHRASES, encode_response_head, http_date, reason_phrase
 
 if TYPE_CHECKING:
     from .request import BaseRequest
 
-__all__ = ["Response", "ResponseChannel", "StreamResponse", "json_bytes_response", "json_response"]
+__all__ = ["Response", "StreamResponse", "json_bytes_response", "json_response"]
 
-_NO_BODY = frozenset({204, 304})
+_HTTP11 = HttpVersion(1, 1)
+_NONE, _LENGTH = BodyFraming.NONE, BodyFraming.LENGTH
+_CHUNKED, _CLOSE = BodyFraming.CHUNKED, BodyFraming.CLOSE
 _HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
-
-
-class ResponseChannel(Protocol):
-    """The connection side a response writes to (implemented by the HTTP protocol)."""
-
-    server_header: str
-
-    def send(self, data: bytes) -> None:
-        """Queue ``data`` on the transport; raises ``ConnectionResetError`` once it closed."""
-
-    @property
-    def writing_paused(self) -> bool:
-        """True while the transport's buffer is above its high-water mark."""
-
-    async def drain(self) -> None:
-        """Wait until the transport's buffer is below its low-water mark."""
+# Header names as istr: case-insensitive lookups then skip folding the name each time.
+_CONTENT_LENGTH = istr("Content-Length")
+_CONTENT_TYPE = istr("Content-Type")
+_TRANSFER_ENCODING = istr("Transfer-Encoding")
+_CONNECTION = istr("Connection")
+_DATE = istr("Date")
+_SERVER = istr("Server")
 
 
 def choose_coding(accept_encoding: str) -> str | None:
     """``"gzip"`` or ``"deflate"`` if ``Accept-Encoding`` accepts it (q > 0), gzip first."""
     weights: dict[str, float] = {}
-    for item in accept_encoding.split(","):
+    for item in split_header_list(accept_encoding):
         coding, _, params = item.partition(";")
         weight = 1.0
         for param in params.split(";"):
@@ -66,8 +63,18 @@ def choose_coding(accept_encoding: str) -> str | None:
     return None
 
 
-def _status_allows_body(status: int) -> bool:
-    return status >= 200 and status not in _NO_BODY
+def _parse_length(value: str | None) -> int | None:
+    """A declared ``Content-Length`` as an int; ``ValueError`` unless digits only."""
+    if value is None:
+        return None
+    if not value.isdigit() or not value.isascii():
+        raise ValueError(f"invalid Content-Length {value!r}")
+    return int(value)
+
+
+def _says_close(connection: str) -> bool:
+    """True when a ``Connection`` value holds the ``close`` option (RFC 9112 section 9.6)."""
+    return "close" in split_header_list(connection.lower())
 
 
 class StreamResponse(ResponseCompat):
@@ -79,23 +86,27 @@ class StreamResponse(ResponseCompat):
     when the connection closes.
     """
 
+    # Defaults that most responses keep, as class attributes: an instance sets only
+    # what differs (a response is made per request).
+    _cookies: SimpleCookie | None = None
+    _chunked = False
+    _compression = False
+    _compression_force: str | None = None
+    _force_close = False
+    _keep_alive: bool | None = None
+    _channel: ResponseChannel | None = None
+    _compressor: Any = None
+    _framing = _NONE
+    _remaining: int | None = None
+    _eof_sent = False
+    _body_length = 0
+
     def __init__(
         self, *, status: int = 200, reason: str | None = None, headers: _HeadersArg = None
     ) -> None:
         self._status = status
-        self._reason = reason if reason is not None else reason_phrase(status)
+        self._reason = reason if reason is not None else REASON_PHRASES.get(status, "")
         self._headers: CIMultiDict[str] = CIMultiDict(headers) if headers else CIMultiDict()
-        self._cookies: SimpleCookie | None = None
-        self._chunked = False
-        self._compression: bool = False
-        self._compression_force: str | None = None
-        self._force_close = False
-        self._keep_alive: bool | None = None
-        self._channel: ResponseChannel | None = None
-        self._compressor: Any = None
-        self._send_body = True
-        self._eof_sent = False
-        self._body_length = 0
 
     # status and headers -----------------------------------------------------------
 
@@ -263,62 +274,90 @@ class StreamResponse(ResponseCompat):
     async def prepare(self, request: BaseRequest) -> None:
         """Send the status line and headers; the caller may then :meth:`write` the body.
 
+        The framing is fixed here (see :mod:`.framing`): a ``Content-Length``
+        set before is a promise the caller must keep with :meth:`write`.
         Calling it again does nothing.
         """
         if self._channel is None:
-            self._send_head(request, None)
+            self._send_head(request.channel, request.head, None)
 
-    def _send_head(self, request: BaseRequest, body: bytes | None) -> None:
-        """Fix the framing, serialize the head and send it (with ``body`` when whole)."""
-        channel = request._channel
+    def _send_head(
+        self, channel: ResponseChannel, request: RequestHead | None, body: bytes | None
+    ) -> None:
+        """Decide the framing, serialize the head and send it (with ``body`` when whole).
+
+        ``request`` is ``None`` for an answer to a request that could not be read:
+        it is then sent as HTTP/1.1 and closes the connection.
+        """
         headers = self._headers
         status = self._status
-        version = request.version
-        keep_alive = request.keep_alive and not self._force_close
-        has_body = _status_allows_body(status)
-        if not has_body:
-            headers.pop("Content-Length", None)
-            headers.pop("Transfer-Encoding", None)
-            self._chunked = False
-        elif self._compression:
-            body = self._start_compression(request, body)
-        if has_body and body is None and "Content-Length" not in headers:
-            if version >= (1, 1):
-                self._chunked = True
-            else:
-                keep_alive = False
-        if self._chunked:
-            headers["Transfer-Encoding"] = "chunked"
-        if body is not None and has_body:
-            headers["Content-Length"] = str(len(body))
-        if "Date" not in headers:
-            headers["Date"] = http_date()
-        if channel.server_header and "Server" not in headers:
-            headers["Server"] = channel.server_header
-        if "Connection" not in headers:
-            if not keep_alive:
-                headers["Connection"] = "close"
-            elif version < (1, 1):
-                headers["Connection"] = "keep-alive"
-        elif headers["Connection"].lower() == "close":
-            keep_alive = False
+        if request is not None:
+            version = request.version
+            keep_alive = request.keep_alive and not channel.closing and not self._force_close
+            head_request = request.method == "HEAD"
+        else:
+            version, keep_alive, head_request = _HTTP11, False, False
+        if self._compression and status_has_body(status):
+            accept = request.headers.get("Accept-Encoding", "") if request is not None else ""
+            body = self._start_compression(accept, body)
+        declared = headers.get(_CONTENT_LENGTH)
+        length = len(body) if body is not None else _parse_length(declared)
+        connection = headers.get(_CONNECTION)
+        http11 = version >= _HTTP11
+        framing = decide_framing(
+            status,
+            head_request,
+            http11,
+            keep_alive,
+            length,
+            self._chunked,
+            connection is not None and _says_close(connection),
+        )
+        kind, length, send_body, keep_alive = framing
+        if declared is not None or _TRANSFER_ENCODING in headers:
+            headers.popall(_CONTENT_LENGTH, None)
+            headers.popall(_TRANSFER_ENCODING, None)
+        if kind is _LENGTH:
+            headers[_CONTENT_LENGTH] = str(length)
+        elif kind is _CHUNKED:
+            headers[_TRANSFER_ENCODING] = "chunked"
+        elif not status_has_body(status):
+            headers.popall(_CONTENT_TYPE, None)
+        self._chunked = kind is _CHUNKED
+        if not send_body:
+            kind = _NONE
+        headers.setdefault(_DATE, http_date())
+        if channel.server_header:
+            headers.setdefault(_SERVER, channel.server_header)
+        if not keep_alive:
+            if status != 101:
+                headers[_CONNECTION] = "close"
+        elif connection is None and not http11:
+            headers[_CONNECTION] = "keep-alive"
         if self._cookies:
             for morsel in self._cookies.values():
                 headers.add("Set-Cookie", morsel.OutputString())
         head = encode_response_head(version, status, self._reason, headers.items())
         self._keep_alive = keep_alive
-        self._send_body = has_body and request.method != "HEAD"
+        self._framing = kind
         self._channel = channel
-        if body and self._send_body:
-            channel.send(head + body)
+        if kind is _LENGTH:
+            self._remaining = length
+        if body is not None:  # a whole body: the message is complete with this write
             self._body_length = len(body)
-        else:
-            channel.send(head)
+            if kind is _LENGTH:
+                head += body
+                self._remaining = 0
+            elif kind is _CHUNKED:
+                head += b"%x\r\n%b\r\n0\r\n\r\n" % (len(body), body) if body else b"0\r\n\r\n"
+            elif kind is _CLOSE:
+                head += body
+        channel.send(head)
 
-    def _start_compression(self, request: BaseRequest, body: bytes | None) -> bytes | None:
+    def _start_compression(self, accept_encoding: str, body: bytes | None) -> bytes | None:
         coding = self._compression_force
         if coding is None:
-            coding = choose_coding(request.headers.get("Accept-Encoding", ""))
+            coding = choose_coding(accept_encoding)
         if coding is None:
             return body
         wbits = 16 + zlib.MAX_WBITS if coding == "gzip" else zlib.MAX_WBITS
@@ -327,7 +366,7 @@ class StreamResponse(ResponseCompat):
         compressor = zlib.compressobj(wbits=wbits)
         if body is not None:
             return compressor.compress(body) + compressor.flush()
-        self._headers.pop("Content-Length", None)
+        self._headers.popall("Content-Length", None)
         self._compressor = compressor
         return None
 
@@ -335,31 +374,64 @@ class StreamResponse(ResponseCompat):
         """Send a piece of the body; waits while the client's socket buffer is full.
 
         The caller must have called :meth:`prepare` and not yet :meth:`write_eof`.
+        With a ``Content-Length``, writing past it raises :class:`RuntimeError`
+        and nothing of ``data`` is sent; the connection is then closed after
+        the response rather than reused (RFC 9112 section 6.3).
         """
         channel = self._channel
         if channel is None:
             raise RuntimeError("call prepare() before write()")
         if self._eof_sent:
             raise RuntimeError("cannot write() after write_eof()")
-        if not data:
+        size = len(data)
+        if not size:
             return
-        self._body_length += len(data)
-        if not self._send_body:
+        self._count_body(size)
+        kind = self._framing
+        if kind is _NONE:
             return
-        payload = bytes(data)
+        payload = data if type(data) is bytes else bytes(data)
         if self._compressor is not None:
             payload = self._compressor.compress(payload)
             if not payload:
                 return
-        if self._chunked:
+        if kind is _CHUNKED:
             channel.send(b"%x\r\n%b\r\n" % (len(payload), payload))
         else:
             channel.send(payload)
         if channel.writing_paused:
             await channel.drain()
 
+    def _count_body(self, size: int) -> None:
+        """Count ``size`` body bytes about to be sent; ``RuntimeError`` past ``Content-Length``.
+
+        :meth:`write` calls it; a subclass that sends body bytes by another way
+        (``FileResponse`` with sendfile) must call it first too. Past the promise
+        nothing is counted and the connection will not be reused.
+        """
+        remaining = self._remaining
+        if remaining is not None:
+            if size > remaining:
+                self._keep_alive = False
+                raise RuntimeError(
+                    f"write of {size} bytes exceeds Content-Length by {size - remaining}"
+                )
+            self._remaining = remaining - size
+        self._body_length += size
+
+    def _uncount_body(self, size: int) -> None:
+        """Take back a :meth:`_count_body` whose bytes were not sent after all."""
+        if self._remaining is not None:
+            self._remaining += size
+        self._body_length -= size
+
     async def write_eof(self, data: bytes = b"") -> None:
-        """Send ``data`` (if any) and end the body. Calling it again does nothing."""
+        """Send ``data`` (if any) and end the body. Calling it again does nothing.
+
+        A body shorter than its ``Content-Length`` cannot be completed: the
+        connection is then closed after the response, so the client sees the
+        message end early instead of waiting or misreading the next response.
+        """
         if self._eof_sent:
             return
         if data:
@@ -368,14 +440,17 @@ class StreamResponse(ResponseCompat):
         if channel is None:
             raise RuntimeError("call prepare() before write_eof()")
         self._eof_sent = True
-        if not self._send_body:
+        if self._remaining:
+            self._keep_alive = False
+        kind = self._framing
+        if kind is _NONE or kind is _LENGTH:  # a compressed stream has no length
             return
         tail = b""
         if self._compressor is not None:
             tail = self._compressor.flush()
-            if tail and self._chunked:
+            if tail and kind is _CHUNKED:
                 tail = b"%x\r\n%b\r\n" % (len(tail), tail)
-        if self._chunked:
+        if kind is _CHUNKED:
             tail += b"0\r\n\r\n"
         if tail:
             channel.send(tail)
@@ -396,6 +471,8 @@ class Response(StreamResponse):
     see :mod:`.bodies` for each one's defaults.
     """
 
+    _plan: BodyPlan | None = None  # a streamed body (file or async iterable)
+
     def __init__(
         self,
         *,
@@ -407,20 +484,25 @@ class Response(StreamResponse):
         content_type: str | None = None,
         charset: str | None = None,
     ) -> None:
-        super().__init__(status=status, reason=reason, headers=headers)
+        self._status = status
+        self._reason = reason if reason is not None else REASON_PHRASES.get(status, "")
+        self._headers: CIMultiDict[str] = CIMultiDict(headers) if headers else CIMultiDict()
         if body is not None and text is not None:
             raise ValueError("body and text are not allowed together")
-        if content_type is not None and "charset" in content_type and charset is not None:
+        if content_type is not None and charset is not None and "charset" in content_type:
             raise ValueError("charset must not be in content_type when given separately")
-        has_type = "Content-Type" in self._headers
+        has_type = headers is not None and _CONTENT_TYPE in self._headers
         if has_type and (content_type is not None or charset is not None):
             raise ValueError("Content-Type header and content_type/charset are exclusive")
-        self._plan: BodyPlan | None = None
         if text is not None:
-            if not isinstance(text, str):
+            if type(text) is not str and not isinstance(text, str):
                 raise TypeError(f"text must be str, not {type(text).__name__}")
+            if charset is None and content_type is None and not has_type:
+                self._body: bytes = text.encode()
+                self._headers[_CONTENT_TYPE] = "text/plain; charset=utf-8"
+                return
             charset = charset or "utf-8"
-            self._body: bytes = text.encode(charset)
+            self._body = text.encode(charset)
             if not has_type:
                 self._set_content_type(content_type or "text/plain", charset)
         elif body is None:
@@ -428,6 +510,11 @@ class Response(StreamResponse):
             if not has_type and content_type is not None:
                 self._set_content_type(content_type, charset)
         else:
+            if type(body) is bytes:  # the common case: no plan to make
+                self._body = body
+                if not has_type:
+                    self._set_content_type(content_type or "application/octet-stream", charset)
+                return
             self._take_body(body, None if has_type else content_type, charset)
 
     def _take_body(self, body: object, content_type: str | None, charset: str | None) -> None:
@@ -469,19 +556,49 @@ class Response(StreamResponse):
         """Send head and body at once (a streamed body: the head, then the body piece by piece)."""
         if self._channel is not None:
             return
+        channel = request.channel
         plan = self._plan
         if plan is not None:
-            if plan.length is not None and "Content-Length" not in self._headers:
-                self._headers["Content-Length"] = str(plan.length)
-            self._send_head(request, None)
-            await send_streamed(self, plan, self.charset or "utf-8", self._send_body)
-            await StreamResponse.write_eof(self)
+            await self._send_streamed(channel, request.head, plan)
             return
-        self._send_head(request, self._body)
-        self._eof_sent = True
-        channel = self._channel
-        if channel is not None and channel.writing_paused:
+        self.send_to(channel, request.head)
+        if channel.writing_paused:
             await channel.drain()
+
+    @property
+    def streamed(self) -> bool:
+        """True when the body is a file object or an async iterable, sent by :meth:`prepare`.
+
+        Such a response cannot be sent by :meth:`send_to`, which sends a body in memory.
+        """
+        return self._plan is not None
+
+    async def _send_streamed(
+        self, channel: ResponseChannel, request: RequestHead, plan: BodyPlan
+    ) -> None:
+        """Send the head, then ``plan``'s stream through :meth:`write`, then end the body.
+
+        A stream of known length (a file) is framed by ``Content-Length`` (a
+        promise :meth:`write` enforces), any other is chunked (HTTP/1.1) or ends
+        with the connection (HTTP/1.0): :func:`~.framing.decide_framing` decides.
+        For HEAD and the statuses without a body nothing is read from the stream.
+        """
+        if plan.length is not None and not self._chunked and _CONTENT_LENGTH not in self._headers:
+            self._headers[_CONTENT_LENGTH] = str(plan.length)
+        self._send_head(channel, request, None)
+        await send_streamed(self, plan, self.charset or "utf-8", self._framing is not _NONE)
+        await StreamResponse.write_eof(self)
+
+    def send_to(self, channel: ResponseChannel, request: RequestHead | None) -> None:
+        """Send the whole response on ``channel`` now, for ``request``.
+
+        ``request`` is ``None`` when answering a request that could not be read
+        (the answer is then HTTP/1.1 and closes the connection). The server uses
+        this for the responses it makes itself; a handler calls :meth:`prepare`.
+        The body must be in memory (:attr:`streamed` is False).
+        """
+        self._send_head(channel, request, self._body)
+        self._eof_sent = True
 
     async def write_eof(self, data: bytes = b"") -> None:
         """Nothing to do: :meth:`prepare` sent the whole body."""

@@ -7,15 +7,16 @@ from collections.abc import Iterable
 from email.utils import formatdate
 from http import HTTPStatus
 
-__all__ = ["encode_response_head", "http_date", "reason_phrase"]
+__all__ = ["REASON_PHRASES", "encode_response_head", "http_date", "reason_phrase"]
 
-_REASONS = {status.value: status.phrase for status in HTTPStatus}
+#: The standard reason phrase of each status (RFC 9110 section 15).
+REASON_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 _date_cache: tuple[int, str] = (0, "")
 
 
 def reason_phrase(status: int) -> str:
     """The standard reason phrase of ``status``, or ``""`` for an unknown code."""
-    return _REASONS.get(status, "")
+    return REASON_PHRASES.get(status, "")
 
 
 def http_date() -> str:
@@ -36,11 +37,23 @@ def encode_response_head(
     so that no caller can split a response (RFC 9110 section 5.5). Nothing has
     been written when it raises.
     """
-    lines = [f"HTTP/{version[0]}.{version[1]} {status} {reason}\r\n"]
-    lines.extend([f"{name}: {value}\r\n" for name, value in headers])
+    if reason is REASON_PHRASES.get(status) and version == (1, 1):
+        # The common case, cached (one entry per standard status at most).
+        status_line = _status_lines.get(status)
+        if status_line is None:
+            status_line = _status_lines[status] = f"HTTP/1.1 {status} {reason}"
+    else:
+        status_line = f"HTTP/{version[0]}.{version[1]} {status} {reason}"
+    lines = [status_line]
+    lines += [f"{name}: {value}" for name, value in headers]
     lines.append("\r\n")
-    head = "".join(lines)
-    # Every CR and LF must be one we put there: one pair per line.
-    if head.count("\n") != len(lines) or head.count("\r") != len(lines) or "\x00" in head:
+    head = "\r\n".join(lines)
+    # Every CR and LF must be one we put there: one pair after each line.
+    breaks = len(lines)
+    if head.count("\n") != breaks or head.count("\r") != breaks or "\x00" in head:
         raise ValueError("CR, LF or NUL in a response status reason or header")
     return head.encode("utf-8")
+
+
+# HTTP/1.1 status lines with the standard reason phrase, by status.
+_status_lines: dict[int, str] = {}

@@ -20,8 +20,17 @@ class BodyStream:
     """Readable request body (aiohttp's ``request.content``).
 
     Reads raise what :meth:`set_exception` was given (a disconnect, a framing
-    error), or ``timeout_error()`` when no byte arrived for ``timeout`` seconds
-    while waiting; at end of body they return ``b""``.
+    error), or ``timeout_error(message)`` when, while a reader waits, no byte
+    arrived for ``timeout`` seconds or the body arrives slower than ``min_rate``
+    bytes per second on average; at end of body they return ``b""``.
+
+    The rate is measured from the first time a reader waits (bytes that arrived
+    before count in the client's favour), after ``rate_grace`` seconds, and the
+    time during which the server itself stopped reading (its buffer was full)
+    does not count: the body must have reached ``min_rate * (t - rate_grace)``
+    bytes at ``t`` seconds of reading. This bounds what a client that drips its
+    body (R.U.D.Y.) costs, which ``timeout`` alone does not: it restarts with
+    every byte.
     """
 
     def __init__(
@@ -32,7 +41,9 @@ class BodyStream:
         resume_reading: Callable[[], None] | None = None,
         on_first_read: Callable[[], None] | None = None,
         timeout: float | None = None,
-        timeout_error: Callable[[], BaseException] | None = None,
+        min_rate: float | None = None,
+        rate_grace: float = 0.0,
+        timeout_error: Callable[[str], BaseException] | None = None,
     ) -> None:
         self._chunks: deque[bytes] = deque()
         self._size = 0
@@ -45,6 +56,10 @@ class BodyStream:
         self._on_first_read = on_first_read
         self._timeout = timeout
         self._timeout_error = timeout_error or asyncio.TimeoutError
+        self._min_rate = min_rate
+        self._rate_grace = rate_grace
+        self._rate_start: float | None = None  # when a reader first waited, shifted by pauses
+        self._paused_at = 0.0
         self._paused = False
         self.total_bytes = 0
 
@@ -59,8 +74,22 @@ class BodyStream:
         self.total_bytes += len(data)
         self._wake()
         if self._size > self._high_water and not self._paused and self._pause_reading:
-            self._paused = True
+            self._pause()
+
+    def _pause(self) -> None:
+        self._paused = True
+        if self._rate_start is not None:
+            self._paused_at = asyncio.get_running_loop().time()
+        if self._pause_reading is not None:
             self._pause_reading()
+
+    def _resume(self) -> None:
+        self._paused = False
+        if self._rate_start is not None:
+            # The client could not send while we did not read: stop its clock meanwhile.
+            self._rate_start += asyncio.get_running_loop().time() - self._paused_at
+        if self._resume_reading is not None:
+            self._resume_reading()
 
     def feed_eof(self) -> None:
         """Mark the end of the body."""
@@ -82,11 +111,6 @@ class BodyStream:
             if not waiter.done():
                 waiter.set_result(None)
 
-    @property
-    def waiting(self) -> bool:
-        """True while a reader waits for data."""
-        return self._waiter is not None
-
     # reading side (the handler) ----------------------------------------------------
 
     def at_eof(self) -> bool:
@@ -106,11 +130,26 @@ class BodyStream:
         if self._chunks or self._eof:
             return
         loop = asyncio.get_running_loop()
+        timeout = self._timeout
+        message = "Request body not received in time"
+        if self._min_rate is not None:
+            now = loop.time()
+            if self._rate_start is None:
+                self._rate_start = now
+            # When the bytes received so far stop being enough for the rate.
+            due = self._rate_start + self._rate_grace + self.total_bytes / self._min_rate
+            if due <= now:
+                exc = self._timeout_error("Request body sent too slowly")
+                self.set_exception(exc)
+                raise exc
+            if timeout is None or due - now < timeout:
+                timeout = due - now
+                message = "Request body sent too slowly"
         waiter = loop.create_future()
         self._waiter = waiter
         timer = None
-        if self._timeout is not None:
-            timer = loop.call_later(self._timeout, self._expire, waiter)
+        if timeout is not None:
+            timer = loop.call_later(timeout, self._expire, waiter, message)
         try:
             await waiter
         finally:
@@ -118,9 +157,9 @@ class BodyStream:
             if timer is not None:
                 timer.cancel()
 
-    def _expire(self, waiter: asyncio.Future[None]) -> None:
+    def _expire(self, waiter: asyncio.Future[None], message: str) -> None:
         if not waiter.done():
-            self.set_exception(self._timeout_error())
+            self.set_exception(self._timeout_error(message))
 
     @property
     def failed(self) -> bool:
@@ -147,9 +186,8 @@ class BodyStream:
                     need = 0
             data = b"".join(parts)
         self._size -= len(data)
-        if self._paused and self._size <= self._high_water // 2 and self._resume_reading:
-            self._paused = False
-            self._resume_reading()
+        if self._paused and self._size <= self._high_water // 2:
+            self._resume()
         return data
 
     async def readany(self) -> bytes:
@@ -232,9 +270,8 @@ class BodyStream:
         """Drop everything buffered (the handler is done with the body)."""
         self._chunks.clear()
         self._size = 0
-        if self._paused and self._resume_reading:
-            self._paused = False
-            self._resume_reading()
+        if self._paused:
+            self._resume()
 
 
 def _empty() -> BodyStream:

@@ -1,103 +1,77 @@
-"""The asyncio side of one WebSocket: moves bytes between the transport and wsproto.
+"""The asyncio side of one WebSocket: the transport, futures, timers, flow control.
 
-Parsing is *pulled*: received bytes go into wsproto's buffer, and frames are
-parsed only when the handler asks for the next message (or is already waiting
-for one). wsproto's state therefore advances exactly as far as the handler has
-read, which gives the strict ordering RFC 6455 implies: every valid message
-before a protocol violation or a Close is delivered (and may be answered)
-before the connection is failed or closed. The unparsed buffer is the incoming
-queue; above ``max_queue`` bytes, reading from the socket pauses.
+Every protocol decision is :class:`~tidewire.ws.protocol.WebSocketProtocol`'s;
+this module moves its bytes, wakes the reader, runs the heartbeat and the close
+timeout, pauses reading above ``max_queue`` unread bytes, and coalesces writes.
 
-Control frames are answered as they are pulled: pings with pongs (``autoping``),
-a peer's Close with ours (``autoclose``).
+After the 101 the HTTP core makes a :class:`WebSocketConnection` the
+transport's protocol (``transport.set_protocol``), so transport events reach
+it directly.
+
+Parsing is *pulled*: frames are parsed when the handler asks for a message
+(or is already waiting for one), so the protocol advances exactly as far as
+the handler has read (see :mod:`tidewire.ws.protocol`).
+
+Writes are coalesced: frames queued in one loop iteration go out in one
+``transport.write`` at its end. Every path that closes or aborts the
+transport, or sees its end, writes what is queued first, so a frame whose
+``send`` returned is never lost to a close.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any, cast
 
-from wsproto import ConnectionType
-from wsproto import connection as wsconn
-from wsproto.connection import ConnectionState
-from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
-from wsproto.extensions import Extension
-from wsproto.utilities import LocalProtocolError
-
 from ..flow import WriteFlow
-from .assembler import MessageAssembler
-from .deflate import PerMessageDeflate
-from .messages import (
-    CLOSED_MESSAGE,
-    CLOSING_MESSAGE,
-    WebSocketError,
-    WSCloseCode,
-    WSConnectionClosed,
-    WSMessage,
-    WSMsgType,
-)
-from .sizeguard import DeclaredSizeGuard
+from .messages import CLOSED_MESSAGE, CLOSING_MESSAGE, WSCloseCode, WSConnectionClosed, WSMessage
+from .protocol import State, WebSocketProtocol
 
 __all__ = ["WebSocketConnection"]
 
 logger = logging.getLogger("tidewire.ws")
 
-_OPEN = ConnectionState.OPEN
+_OPEN = State.OPEN
+_CLOSING = State.CLOSING
+_CLOSED = State.CLOSED
 #: Queued outgoing bytes written at once instead of at the end of the loop iteration.
 _FLUSH_SIZE = 64 * 1024
+_HEARTBEAT_PAYLOAD = b"tidewire"
 
 
-class WebSocketConnection:
-    """One upgraded connection, driven by the transport's events.
+class WebSocketConnection(asyncio.Protocol):
+    """One upgraded connection: the transport's protocol after the hand-over.
 
-    The HTTP protocol hands the transport over (it calls :meth:`connection_made`
-    and forwards every later event). :class:`~tidewire.ws.response.WebSocketResponse`
-    is the handler's view of it.
+    ``max_queue`` bounds the bytes received and not yet read by the handler
+    (reading pauses above it); ``close_timeout`` is how long our Close waits
+    for the peer's; ``heartbeat`` (seconds, or ``None``) sends a ping that
+    long after the last ping and drops a peer silent for half of it.
+    :class:`~tidewire.ws.response.WebSocketResponse` is the handler's view.
     """
 
     def __init__(
         self,
+        protocol: WebSocketProtocol,
         *,
-        extension: PerMessageDeflate | None,
-        max_msg_size: int,
         max_queue: int,
-        autoping: bool,
-        autoclose: bool,
         close_timeout: float,
         heartbeat: float | None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        # One extension per connection: the deflate extension is a size guard too.
-        extensions: list[Extension] = []
-        if extension is not None:
-            extensions.append(extension)
-        elif max_msg_size:
-            extensions.append(DeclaredSizeGuard(max_msg_size))
-        self._ws = wsconn.Connection(ConnectionType.SERVER, extensions)
-        self._extension = extension
-        # The extension enforces the size limit exactly (declared lengths, and inflated
-        # bytes when compressed); the assembler need not count bytes again.
-        self._assembler = MessageAssembler(0)
+        self.protocol = protocol
         self._max_queue = max_queue
-        self._autoping = autoping
-        self._autoclose = autoclose
         self._close_timeout = close_timeout
         self.transport: asyncio.Transport | None = None
-        self.close_code: int | None = None
-        self.close_reason: str | None = None
-        self.exception: BaseException | None = None
+        self._lost = False
+        self._on_lost: Callable[[], None] | None = None
         self._waiter: asyncio.Future[WSMessage | None] | None = None
         self._close_waiter: asyncio.Future[None] | None = None
-        self._unparsed = 0
+        self._close_timer: asyncio.TimerHandle | None = None
         self._read_paused = False
-        self._write_flow = WriteFlow(lambda: WSConnectionClosed(code=self.close_code))
-        self._out: list[bytes] = []
-        self._out_size = 0
-        self._closing = False  # we sent (or are about to send) our Close
-        self._lost = False  # the transport is gone
-        self._close_task: asyncio.Task[bool] | None = None
+        self._flush_scheduled = False
+        self._write_flow = WriteFlow(lambda: WSConnectionClosed(code=self.protocol.close_code))
         self._heartbeat = heartbeat
         self._heartbeat_timer: asyncio.TimerHandle | None = None
         self._awaiting_pong = False
@@ -107,7 +81,13 @@ class WebSocketConnection:
     @property
     def closed(self) -> bool:
         """True once a close began (ours or the peer's) or the connection dropped."""
-        return self._closing or self._lost or self._ws.state is not _OPEN
+        return self.protocol.state is not _OPEN
+
+    @property
+    def close_pending(self) -> bool:
+        """True when nobody has started our side of the closing handshake yet."""
+        state = self.protocol.state
+        return state is _OPEN or state is State.REMOTE_CLOSING
 
     @property
     def writing_paused(self) -> bool:
@@ -119,9 +99,27 @@ class WebSocketConnection:
         """Bytes queued (by us or the transport) and not yet sent."""
         transport = self.transport
         queued = transport.get_write_buffer_size() if transport is not None else 0
-        return queued + self._out_size
+        return queued + self.protocol.pending
 
-    # transport events (forwarded by the HTTP protocol) -------------------------------
+    # hand-over from the HTTP core ----------------------------------------------------
+
+    def on_connection_lost(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (once, with no argument) when the transport is lost.
+
+        The HTTP core registers it before ``transport.set_protocol(self)``: it
+        no longer sees the transport's events, and learns of the end here.
+        """
+        self._on_lost = callback
+
+    def begin_shutdown(self) -> None:
+        """Server shutdown: close with 1001 Going Away."""
+        self.start_close(WSCloseCode.GOING_AWAY, "server shutdown")
+
+    def handler_failed(self) -> None:
+        """The handler raised: close with 1011 Internal Error."""
+        self.start_close(WSCloseCode.INTERNAL_ERROR, "internal error")
+
+    # asyncio.Protocol ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport, so no isinstance here.
@@ -131,10 +129,8 @@ class WebSocketConnection:
 
     def data_received(self, data: bytes) -> None:
         self._awaiting_pong = False
-        try:
-            self._ws.receive_data(data)
-        except LocalProtocolError:
-            return  # the close handshake is complete: nothing more is read
+        protocol = self.protocol
+        protocol.receive_data(data)
         waiter = self._waiter
         if waiter is not None:
             message = self._pull()
@@ -143,29 +139,29 @@ class WebSocketConnection:
                 if not waiter.done():
                     waiter.set_result(message)
             return
-        if self._closing:
-            self._pull()
-            return
-        self._unparsed += len(data)
-        if self._unparsed > self._max_queue and not self._read_paused:
+        if protocol.state is _CLOSING:
+            self._pull()  # looking for the answer to our Close
+        elif protocol.buffered > self._max_queue and not self._read_paused:
             self._read_paused = True
             if self.transport is not None:
                 self.transport.pause_reading()
 
     def eof_received(self) -> bool | None:
-        return None
+        self.protocol.receive_eof()
+        self._flush()
+        self._wake()
+        return None  # asyncio closes the transport, after what it has buffered
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
-        if self.close_code is None:
-            self.close_code = WSCloseCode.ABNORMAL_CLOSURE
-        if self._heartbeat_timer is not None:
-            self._heartbeat_timer.cancel()
-        self._wake(CLOSED_MESSAGE)
-        close_waiter = self._close_waiter
-        if close_waiter is not None and not close_waiter.done():
-            close_waiter.set_result(None)
+        self.protocol.receive_eof()
+        self._cancel_timers()
+        self._wake()
+        self._resolve_close_waiter()
         self._write_flow.fail()
+        callback, self._on_lost = self._on_lost, None
+        if callback is not None:
+            callback()
 
     def pause_writing(self) -> None:
         self._write_flow.pause()
@@ -173,96 +169,40 @@ class WebSocketConnection:
     def resume_writing(self) -> None:
         self._write_flow.resume()
 
-    def begin_shutdown(self) -> None:
-        """Server shutdown: close with 1001 Going Away."""
-        self.start_close(WSCloseCode.GOING_AWAY, "server shutdown")
-
-    @property
-    def close_pending(self) -> bool:
-        """True when nobody has started our side of the closing handshake yet."""
-        return not self._closing and not self._lost
-
-    def handler_failed(self) -> None:
-        """The handler raised: close with 1011 Internal Error."""
-        self.start_close(WSCloseCode.INTERNAL_ERROR, "internal error")
-
-    # parsing ------------------------------------------------------------------------
+    # receiving --------------------------------------------------------------------
 
     def _pull(self) -> WSMessage | None:
-        """Parse until a message for the handler comes out; ``None`` when out of bytes."""
-        ws = self._ws
-        for event in ws.events():
-            kind = type(event)
-            if kind is TextMessage or kind is BytesMessage:
-                message = self._assembler.add(event)  # type: ignore[arg-type]
-                if message is not None and not self._closing:
-                    return message
-            elif kind is Ping:
-                if self._autoping:
-                    if ws.state is _OPEN:  # after our Close, no pong (RFC 6455 section 5.5.1)
-                        self._write(ws.send(event.response()))  # type: ignore[attr-defined]
-                elif not self._closing:
-                    return WSMessage(WSMsgType.PING, event.payload, None)  # type: ignore[attr-defined]
-            elif kind is Pong:
-                if not self._autoping and not self._closing:
-                    return WSMessage(WSMsgType.PONG, event.payload, None)  # type: ignore[attr-defined]
-            elif kind is CloseConnection:
-                assert isinstance(event, CloseConnection)
-                if ws.state is _OPEN:
-                    # wsproto reports a violation as a CloseConnection it made up.
-                    return self._fail(event.code, event.reason or "protocol error")
-                return self._on_peer_close(event)
-        self._unparsed = 0
-        if self._read_paused and not self._lost:
+        """Pull one message from the protocol and act on what it queued or decided."""
+        protocol = self.protocol
+        message = protocol.next_event()
+        if protocol.state is _CLOSED and not self._lost:
+            self._close_transport()
+        elif protocol.pending and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+        if message is None and self._read_paused:
             self._read_paused = False
-            if self.transport is not None:
+            if self.transport is not None and not self._lost:
                 self.transport.resume_reading()
-        return None
-
-    def _on_peer_close(self, event: CloseConnection) -> WSMessage | None:
-        if self.close_code in (None, WSCloseCode.ABNORMAL_CLOSURE):
-            # (1006 may have been set by connection_lost before this buffered Close was read.)
-            self.close_code = event.code
-            self.close_reason = event.reason
-        if self._closing:
-            # The answer to our Close: the handshake is complete (RFC 6455 section 7.1.1).
-            self._close_transport()
-            close_waiter = self._close_waiter
-            if close_waiter is not None and not close_waiter.done():
-                close_waiter.set_result(None)
-            return None
-        if self._autoclose:
-            self._closing = True
-            self._write(self._ws.send(event.response()))
-            self._close_transport()
-        return WSMessage(WSMsgType.CLOSE, event.code, event.reason)
-
-    def _fail(self, code: int, reason: str) -> WSMessage:
-        """Fail the connection (RFC 6455 section 7.1.7): send Close ``code``, drop TCP."""
-        logger.debug("failing WebSocket with %d: %s", code, reason)
-        self.close_code = code
-        self.close_reason = reason
-        self.exception = WebSocketError(code, reason)
-        if self._ws.state is _OPEN:
-            self._write(self._ws.send(CloseConnection(code=code, reason=reason[:60])))
-        self._closing = True
-        self._close_transport()
-        return WSMessage(WSMsgType.ERROR, self.exception, None)
-
-    # receiving (the handler) -----------------------------------------------------------
+        return message
 
     async def receive(self, timeout: float | None = None) -> WSMessage:
-        """The next message; CLOSED once the connection is over. One reader at a time."""
+        """The next message; CLOSING while a close is under way, CLOSED once it is over.
+
+        One reader at a time (else :class:`RuntimeError`); ``timeout`` raises
+        :class:`asyncio.TimeoutError`.
+        """
         if self._waiter is not None:
             raise RuntimeError("another coroutine is already waiting in receive()")
         while True:
             message = self._pull()
             if message is not None:
                 return message
-            if self._closing or self._lost:
-                if self._close_task is not None and not self._lost:
-                    return CLOSING_MESSAGE
+            state = self.protocol.state
+            if state is _CLOSED:
                 return CLOSED_MESSAGE
+            if state is not _OPEN:
+                return CLOSING_MESSAGE
             waiter: asyncio.Future[WSMessage | None] = self._loop.create_future()
             self._waiter = waiter
             timer = None
@@ -277,164 +217,168 @@ class WebSocketConnection:
             if message is not None:
                 return message
 
-    def _wake(self, message: WSMessage | None) -> None:
+    def _wake(self) -> None:
+        """Make a waiting reader look at the protocol again."""
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
             if not waiter.done():
-                waiter.set_result(message)
+                waiter.set_result(None)
 
-    # sending (the handler) -------------------------------------------------------------
+    # sending ------------------------------------------------------------------------
 
-    def _check_open(self) -> None:
-        if self.closed:
-            raise WSConnectionClosed(code=self.close_code)
+    def _queued(self) -> None:
+        """The protocol queued a frame: write it at the end of this loop iteration."""
+        if self.protocol.pending >= _FLUSH_SIZE:
+            self._flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
 
     async def send_message(self, data: str | bytes, compress: bool | None = None) -> None:
-        """Send one TEXT (str) or BINARY (bytes) message; waits while the peer reads slowly."""
-        self._check_open()
-        event = TextMessage(data=data) if isinstance(data, str) else BytesMessage(data=data)
-        extension = self._extension
-        if compress is False and extension is not None:
-            extension.compress_next = False
-            try:
-                frame = self._ws.send(event)
-            finally:
-                extension.compress_next = True
+        """Send one TEXT (str) or BINARY (bytes) message; waits while the peer reads slowly.
+
+        Raises :class:`WSConnectionClosed` once closing started.
+        """
+        if isinstance(data, str):
+            self.protocol.send_text(data, compress is not False)
         else:
-            frame = self._ws.send(event)
-        self._write(frame)
+            self.protocol.send_binary(data, compress is not False)
+        self._queued()
         if self._write_flow.paused:
-            await self.drain()
+            await self._write_flow.drain()
 
     async def send_frame(self, frame: bytes) -> None:
         """Send an already encoded frame (see :class:`~tidewire.ws.prepared.PreparedMessage`)."""
         self.send_frame_nowait(frame)
         if self._write_flow.paused:
-            await self.drain()
+            await self._write_flow.drain()
 
     def send_frame_nowait(self, frame: bytes) -> None:
         """Queue an already encoded frame; the caller bounds what it queues."""
-        self._check_open()
-        self._write(frame)
+        self.protocol.send_frame(frame)
+        self._queued()
 
-    async def send_control(self, kind: type[Ping] | type[Pong], payload: bytes) -> None:
-        """Send a ping or a pong with ``payload`` (at most 125 bytes)."""
-        self._check_open()
-        if len(payload) > 125:
-            raise ValueError("control frame payload is limited to 125 bytes")
-        self._write(self._ws.send(kind(payload=payload)))
+    async def send_ping(self, payload: bytes) -> None:
+        """Send a ping (``payload`` at most 125 bytes, else :class:`ValueError`)."""
+        self.protocol.send_ping(payload)
+        self._queued()
         if self._write_flow.paused:
-            await self.drain()
+            await self._write_flow.drain()
+
+    async def send_pong(self, payload: bytes) -> None:
+        """Send an unsolicited pong (``payload`` at most 125 bytes)."""
+        self.protocol.send_pong(payload)
+        self._queued()
+        if self._write_flow.paused:
+            await self._write_flow.drain()
 
     async def drain(self) -> None:
         """Wait until the transport's buffer is below its low-water mark."""
         await self._write_flow.drain()
 
-    def _write(self, data: bytes) -> None:
-        """Queue ``data``; everything queued in one loop iteration goes out in one write.
-
-        One ``send()`` per burst instead of one per frame: a handler answering a
-        read full of messages, or a broadcast, costs one system call. Past
-        :data:`_FLUSH_SIZE` bytes the queue is written at once.
-        """
-        if not self._out:
-            self._loop.call_soon(self._flush)
-        self._out.append(data)
-        self._out_size += len(data)
-        if self._out_size >= _FLUSH_SIZE:
-            self._flush()
-
     def _flush(self) -> None:
-        out = self._out
-        if not out:
-            return
-        self._out = []
-        self._out_size = 0
+        """Write everything the protocol queued, in one ``transport.write``."""
+        self._flush_scheduled = False
+        data = self.protocol.data_to_send()
         transport = self.transport
-        if transport is not None and not transport.is_closing():
-            transport.write(out[0] if len(out) == 1 else b"".join(out))
+        if data and transport is not None and not transport.is_closing():
+            transport.write(data)
 
     # closing --------------------------------------------------------------------------
 
-    def start_close(self, code: int, reason: str) -> None:
-        """Begin :meth:`close` in the background (for shutdown; no-op when closing)."""
-        if self._close_task is None and not self.closed:
-            self._close_task = self._loop.create_task(self.close(code, reason))
-            self._wake(None)
+    def start_close(self, code: int, reason: str) -> bool:
+        """Send our Close now and arm the close timeout; no-op unless still open.
+
+        Returns True if this call started (or completed) the closing handshake.
+        """
+        protocol = self.protocol
+        if not self.close_pending or self._lost:
+            return False
+        protocol.send_close(code, reason)
+        self._wake()
+        if protocol.state is _CLOSING:
+            self._flush()
+            self._pull()  # the peer's Close may be buffered already
+        if protocol.state is _CLOSED:
+            self._close_transport()
+        elif self._close_timer is None:
+            self._close_timer = self._loop.call_later(self._close_timeout, self._close_timed_out)
+        return True
 
     async def close(self, code: int = WSCloseCode.OK, reason: str = "") -> bool:
         """Run the closing handshake; True if this call closed the connection.
 
-        Sends our Close (or answers the peer's), waits up to ``close_timeout`` for
-        the peer's Close, then closes the transport (aborts it on timeout).
+        Sends our Close (or answers the peer's), waits up to ``close_timeout``
+        for the peer's Close, then closes the transport (aborts it on timeout).
+        A second call waits for the first one's handshake and returns False.
         """
-        ws = self._ws
-        if self._lost or ws.state is ConnectionState.CLOSED:
+        started = self.start_close(code, reason)
+        if self.protocol.state is _CLOSING and not self._lost:
+            waiter = self._close_waiter
+            if waiter is None:
+                waiter = self._close_waiter = self._loop.create_future()
+            await asyncio.shield(waiter)
+        elif not started:
             self._close_transport()
-            return False
-        if self._closing and ws.state is not ConnectionState.REMOTE_CLOSING:
-            if self._close_waiter is not None:
-                with contextlib.suppress(asyncio.TimeoutError):  # the first close() handles it
-                    await asyncio.shield(self._close_waiter)
-            return False
-        self._closing = True
-        self._write(ws.send(CloseConnection(code=code, reason=reason or None)))
-        if self._answered_peer_close():
-            self._close_transport()
-            return True
-        self.close_code = None
-        waiter = self._close_waiter = self._loop.create_future()
-        self._wake(CLOSING_MESSAGE)
-        self._pull()  # the peer's Close may be buffered already
-        if not waiter.done():
-            timer = self._loop.call_later(self._close_timeout, _expire, waiter)
-            try:
-                await asyncio.shield(waiter)
-            except asyncio.TimeoutError:
-                self.close_code = WSCloseCode.ABNORMAL_CLOSURE
-                if self.transport is not None:
-                    self.transport.abort()
-            finally:
-                timer.cancel()
-        if self.close_code is None:
-            self.close_code = code
-        self._close_transport()
-        return True
+        return started
 
-    def _answered_peer_close(self) -> bool:
-        return self._ws.state is ConnectionState.CLOSED
+    def _close_timed_out(self) -> None:
+        self._close_timer = None
+        if self.protocol.state is _CLOSING:
+            logger.debug("no Close answer within %.1fs: aborting", self._close_timeout)
+            self.protocol.receive_eof()  # the close code becomes 1006
+            self._abort()
+
+    def _resolve_close_waiter(self) -> None:
+        waiter = self._close_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._heartbeat_timer, self._close_timer):
+            if timer is not None:
+                timer.cancel()
+        self._heartbeat_timer = self._close_timer = None
 
     def _close_transport(self) -> None:
+        """End the TCP connection after writing what is queued (RFC 6455 section 7.1.1)."""
         self._flush()
-        if self._heartbeat_timer is not None:
-            self._heartbeat_timer.cancel()
-            self._heartbeat_timer = None
+        self._cancel_timers()
+        self._resolve_close_waiter()
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.close()
+
+    def _abort(self) -> None:
+        self._flush()  # (abort discards it with the transport's buffer, but in order)
+        self._cancel_timers()
+        self._resolve_close_waiter()
+        if self.transport is not None:
+            self.transport.abort()
 
     # heartbeat -------------------------------------------------------------------------
 
     def _send_heartbeat(self) -> None:
         assert self._heartbeat is not None
-        if self.closed:
+        if self.protocol.state is not _OPEN:
             return
         self._awaiting_pong = True
-        self._write(self._ws.send(Ping(payload=b"tidewire")))
+        self.protocol.send_ping(_HEARTBEAT_PAYLOAD)
+        self._queued()
         self._heartbeat_timer = self._loop.call_later(self._heartbeat / 2, self._check_pong)
 
     def _check_pong(self) -> None:
         assert self._heartbeat is not None
-        if self.closed:
+        protocol = self.protocol
+        if protocol.state is not _OPEN:
             return
         if self._awaiting_pong and not self._read_paused:
             # (while we paused reading, the peer's pong may be waiting in the socket)
             logger.debug("no pong within %.1fs: dropping the connection", self._heartbeat / 2)
-            self.close_code = WSCloseCode.ABNORMAL_CLOSURE
-            self.exception = asyncio.TimeoutError("no pong received in time")
-            if self.transport is not None:
-                self.transport.abort()
+            protocol.receive_eof()  # the close code becomes 1006
+            protocol.exception = asyncio.TimeoutError("no pong received in time")
+            self._abort()
             return
         self._heartbeat_timer = self._loop.call_later(self._heartbeat / 2, self._send_heartbeat)
 
@@ -442,3 +386,4 @@ class WebSocketConnection:
 def _expire(waiter: asyncio.Future[Any]) -> None:
     if not waiter.done():
         waiter.set_exception(asyncio.TimeoutError())
+

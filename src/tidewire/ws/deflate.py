@@ -1,25 +1,13 @@
-"""permessage-deflate (RFC 7692): negotiation and a wsproto extension with bounded inflation.
+"""permessage-deflate (RFC 7692): the server's options and the negotiation of an offer.
 
-wsproto's own extension inflates without a bound, so a few kilobytes of
-compressed input could expand to gigabytes. :class:`PerMessageDeflate` here asks
-zlib for at most the bytes the message may still grow by, and fails the
-connection with 1009 as soon as a message would pass ``max_message_size``.
+The codec itself (bounded inflation) is :mod:`tidewire.ws.compression`.
 """
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 
-from wsproto.frame_protocol import CloseReason, FrameDecoder, FrameProtocol, Opcode, RsvBits
-
-__all__ = ["DeflateOptions", "DeflateParams", "PerMessageDeflate", "negotiate_deflate"]
-
-from .sizeguard import DeclaredSizeGuard
-
-_EMPTY_BLOCK_TAIL = b"\x00\x00\xff\xff"  # RFC 7692 section 7.2.1
-_NO_BITS = RsvBits(False, False, False)
-_RSV1 = RsvBits(True, False, False)
+__all__ = ["DeflateOptions", "DeflateParams", "negotiate_deflate"]
 
 
 @dataclass(frozen=True)
@@ -139,123 +127,3 @@ def negotiate_deflate(
         except _Decline:
             continue
     return None
-
-
-class PerMessageDeflate(DeclaredSizeGuard):
-    """Server side of an agreed permessage-deflate, plugged into wsproto's ``Connection``.
-
-    ``max_message_size`` (0: none) bounds every inflated message. The caller may
-    set :attr:`compress_next` to False to send the next message uncompressed.
-    """
-
-    name = "permessage-deflate"
-
-    def __init__(
-        self, params: DeflateParams, options: DeflateOptions, max_message_size: int
-    ) -> None:
-        super().__init__(max_message_size)
-        self.params = params
-        self._options = options
-        self._compressor: zlib._Compress | None = None
-        self._decompressor: zlib._Decompress | None = None
-        self._inbound_compressed = False
-        self._inbound_control = False
-        self._inflated = 0
-        self._outbound_compressed = False
-        self.compress_next = True
-
-    # inbound ------------------------------------------------------------------------
-
-    def frame_inbound_header(
-        self,
-        proto: FrameDecoder | FrameProtocol,
-        opcode: Opcode,
-        rsv: RsvBits,
-        payload_length: int,
-    ) -> CloseReason | RsvBits:
-        self._inbound_control = opcode.iscontrol()
-        if self._inbound_control:
-            return CloseReason.PROTOCOL_ERROR if rsv.rsv1 else _NO_BITS
-        starts_message = opcode is not Opcode.CONTINUATION
-        if not starts_message and rsv.rsv1:
-            # RSV1 marks only the first frame of a data message (RFC 7692 section 6).
-            return CloseReason.PROTOCOL_ERROR
-        if starts_message:
-            self._inbound_compressed = rsv.rsv1
-            self._inflated = 0
-        if self.declared_too_big(starts_message, self._inbound_compressed, payload_length):
-            return CloseReason.MESSAGE_TOO_BIG
-        return _RSV1 if starts_message else _NO_BITS
-
-    def frame_inbound_payload_data(
-        self, proto: FrameDecoder | FrameProtocol, data: bytes
-    ) -> bytes | CloseReason:
-        # A control frame may sit between the fragments of a compressed message.
-        if not self._inbound_compressed or self._inbound_control or not data:
-            return data
-        return self._inflate(data)
-
-    def frame_inbound_complete(
-        self, proto: FrameDecoder | FrameProtocol, fin: bool
-    ) -> bytes | CloseReason | None:
-        if not fin or not self._inbound_compressed or self._inbound_control:
-            return None
-        self._inbound_compressed = False
-        result = self._inflate(_EMPTY_BLOCK_TAIL)
-        if self.params.client_no_context_takeover:
-            self._decompressor = None
-        return result
-
-    def _inflate(self, data: bytes) -> bytes | CloseReason:
-        decompressor = self._decompressor
-        if decompressor is None:
-            decompressor = zlib.decompressobj(-self.params.client_window_bits)
-            self._decompressor = decompressor
-        try:
-            if not self._max_size:
-                return decompressor.decompress(data)
-            allowance = self._max_size - self._inflated
-            out = decompressor.decompress(data, allowance + 1)
-        except zlib.error:
-            return CloseReason.INVALID_FRAME_PAYLOAD_DATA
-        if len(out) > allowance:
-            return CloseReason.MESSAGE_TOO_BIG
-        self._inflated += len(out)
-        return out
-
-    # outbound -----------------------------------------------------------------------
-
-    def frame_outbound(
-        self,
-        proto: FrameDecoder | FrameProtocol,
-        opcode: Opcode,
-        rsv: RsvBits,
-        data: bytes,
-        fin: bool,
-    ) -> tuple[RsvBits, bytes]:
-        if opcode.iscontrol():
-            return rsv, data
-        if opcode is not Opcode.CONTINUATION:
-            self._outbound_compressed = self.compress_next
-            if self._outbound_compressed:
-                rsv = RsvBits(True, rsv.rsv2, rsv.rsv3)
-        if not self._outbound_compressed:
-            return rsv, data
-        compressor = self._compressor
-        if compressor is None:
-            options = self._options
-            compressor = zlib.compressobj(
-                options.level, zlib.DEFLATED, -self.params.server_window_bits, options.mem_level
-            )
-            self._compressor = compressor
-        out = compressor.compress(data)
-        if fin:
-            out += compressor.flush(zlib.Z_SYNC_FLUSH)
-            if out.endswith(_EMPTY_BLOCK_TAIL):
-                out = out[:-4]
-            if self.params.server_no_context_takeover:
-                self._compressor = None
-        return rsv, out
-
-    def __repr__(self) -> str:
-        return f"<PerMessageDeflate {self.params}>"

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wsproto.frame_protocol import FrameProtocol
+from .engine import OP_BINARY, OP_TEXT
+from .framing import build_frame
 
 __all__ = ["PreparedMessage"]
 
 
 @dataclass(frozen=True, slots=True)
 class PreparedMessage:
-    """One uncompressed server frame, built once by wsproto's frame encoder.
+    """One uncompressed server frame, built once.
 
     Server frames are never masked, so the same bytes are valid on every
     connection, compressed ones included (RSV1 clear means "not compressed",
@@ -24,5 +25,8 @@ class PreparedMessage:
     @classmethod
     def encode(cls, data: str | bytes) -> PreparedMessage:
         """Frame ``data`` as one TEXT (str) or BINARY (bytes) message."""
-        frame = bytes(FrameProtocol(client=False, extensions=[]).send_data(data, fin=True))
+        if isinstance(data, str):
+            frame = build_frame(OP_TEXT, data.encode("utf-8"), mask=False)
+        else:
+            frame = build_frame(OP_BINARY, bytes(data), mask=False)
         return cls(frame, len(frame))

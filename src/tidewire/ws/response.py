@@ -17,8 +17,6 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
-from wsproto.events import Ping, Pong
-
 from ..http.exceptions import (
     HTTPBadRequest,
     HTTPException,
@@ -27,11 +25,14 @@ from ..http.exceptions import (
 )
 from ..http.request import BaseRequest
 from ..http.response import StreamResponse
+from .compression import codec_for
 from .connection import WebSocketConnection
-from .deflate import DeflateOptions, PerMessageDeflate, negotiate_deflate
+from .deflate import DeflateOptions, negotiate_deflate
+from .engine import Side
 from .handshake import HandshakeError, accept_token, check_upgrade_request, select_subprotocol
 from .messages import WSCloseCode, WSMessage, WSMsgType
 from .prepared import PreparedMessage
+from .protocol import WebSocketProtocol
 
 __all__ = ["WebSocketReady", "WebSocketResponse"]
 
@@ -128,9 +129,12 @@ class WebSocketResponse(StreamResponse):
     async def prepare(self, request: BaseRequest) -> None:
         """Complete the opening handshake with 101 and take over the connection.
 
-        Raises :class:`HTTPBadRequest` (400) for a malformed upgrade,
-        :class:`HTTPUpgradeRequired` (426) for another WebSocket version and
-        :class:`HTTPForbidden` (403) for a refused origin; the server sends them.
+        Raises :class:`HTTPBadRequest` (400) for a malformed upgrade or one that
+        carries a body (``Content-Length`` above 0 or ``Transfer-Encoding``: the
+        bytes after the head are frames), :class:`HTTPUpgradeRequired` (426) for
+        another WebSocket version and :class:`HTTPForbidden` (403) for a refused
+        origin; the server sends them. The answer is 101 whatever
+        :meth:`set_status` said before.
         """
         if self._conn is not None:
             return
@@ -144,28 +148,35 @@ class WebSocketResponse(StreamResponse):
         headers["Sec-WebSocket-Accept"] = accept_token(key)
         if protocol is not None:
             headers["Sec-WebSocket-Protocol"] = protocol
-        extension = None
+        codec = None
         if self._compress:
             agreed = negotiate_deflate(
                 request.headers.getall("Sec-WebSocket-Extensions", []), self._deflate_options
             )
             if agreed is not None:
                 headers["Sec-WebSocket-Extensions"] = agreed[0]
-                extension = PerMessageDeflate(agreed[1], self._deflate_options, self._max_msg_size)
+                codec = codec_for(
+                    Side.SERVER, agreed[1], self._deflate_options, self._max_msg_size
+                )
         conn = WebSocketConnection(
-            extension=extension,
-            max_msg_size=self._max_msg_size,
+            WebSocketProtocol(
+                Side.SERVER,
+                codec=codec,
+                max_message_size=self._max_msg_size,
+                autoping=self._autoping,
+                autoclose=self._autoclose,
+            ),
             max_queue=self._max_queue,
-            autoping=self._autoping,
-            autoclose=self._autoclose,
             close_timeout=self._close_timeout,
             heartbeat=self._heartbeat,
         )
+        # The handshake's answer is 101, whatever set_status() said before (RFC 6455 4.2.2).
+        self.set_status(101)
         await super().prepare(request)
         self._conn = conn
         self._ws_protocol = protocol
-        self._compressed = extension is not None
-        request.protocol.hand_over(conn)
+        self._compressed = codec is not None
+        request.hand_over(conn)
 
     def _connection(self) -> WebSocketConnection:
         if self._conn is None:
@@ -192,11 +203,11 @@ class WebSocketResponse(StreamResponse):
     @property
     def close_code(self) -> int | None:
         """The close code, once known (1006 for a dropped connection)."""
-        return self._conn.close_code if self._conn is not None else None
+        return self._conn.protocol.close_code if self._conn is not None else None
 
     def exception(self) -> BaseException | None:
         """The protocol error or timeout that ended the connection, if any."""
-        return self._conn.exception if self._conn is not None else None
+        return self._conn.protocol.exception if self._conn is not None else None
 
     @property
     def writing_paused(self) -> bool:
@@ -205,7 +216,7 @@ class WebSocketResponse(StreamResponse):
 
     @property
     def write_buffer_size(self) -> int:
-        """Bytes waiting in the transport to be sent to the peer."""
+        """Bytes queued (by us or the transport) and not yet sent to the peer."""
         return self._conn.write_buffer_size if self._conn is not None else 0
 
     # receiving ----------------------------------------------------------------------
@@ -284,11 +295,11 @@ class WebSocketResponse(StreamResponse):
 
     async def ping(self, message: bytes = b"") -> None:
         """Send a ping (payload at most 125 bytes)."""
-        await self._connection().send_control(Ping, bytes(message))
+        await self._connection().send_ping(bytes(message))
 
     async def pong(self, message: bytes = b"") -> None:
         """Send an unsolicited pong (payload at most 125 bytes)."""
-        await self._connection().send_control(Pong, bytes(message))
+        await self._connection().send_pong(bytes(message))
 
     async def close(self, *, code: int = WSCloseCode.OK, message: bytes | str = b"") -> bool:
         """Close with ``code``; waits for the peer's Close up to ``close_timeout``.
