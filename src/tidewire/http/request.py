@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator, MutableMapping
-from email.utils import parsedate_to_datetime
+from collections.abc import MutableMapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -26,10 +25,11 @@ from .forms import (
     read_form,
     too_many_fields,
 )
-from .headers import parse_cookie_header
+from .headers import parse_cookie_header, parse_http_date
 from .multipart import MultipartReader
 from .parser import HttpVersion, RequestHead
 from .request_compat import RequestCompat
+from .state import StateMapping
 from .streams import BodyStream
 
 if TYPE_CHECKING:
@@ -40,14 +40,15 @@ if TYPE_CHECKING:
 __all__ = ["BaseRequest"]
 
 
-class BaseRequest(RequestCompat, MutableMapping[str, Any]):
+class BaseRequest(RequestCompat, StateMapping, MutableMapping[str, Any]):
     """An HTTP request, as aiohttp's low-level ``BaseRequest``.
 
     It is also a mutable mapping in which a handler may keep per-request state.
     """
 
+    # Slots for what every request sets; ``__dict__`` (for the cached properties)
+    # comes from the bases, which have no slots.
     __slots__ = (
-        "__dict__",
         "_body",
         "_channel",
         "_client_max_size",
@@ -235,13 +236,7 @@ class BaseRequest(RequestCompat, MutableMapping[str, Any]):
     @cached_property
     def if_modified_since(self) -> datetime.datetime | None:
         """The ``If-Modified-Since`` header as an aware datetime, or ``None``."""
-        value = self._head.headers.get("If-Modified-Since")
-        if not value:
-            return None
-        try:
-            return parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
+        return parse_http_date(self._head.headers.get("If-Modified-Since"))
 
     # body ---------------------------------------------------------------------------
 
@@ -350,37 +345,7 @@ class BaseRequest(RequestCompat, MutableMapping[str, Any]):
         while await self._content.readany():
             pass
 
-    # per-request state (MutableMapping) --------------------------------------------
-
-    def _items(self) -> dict[str, Any]:
-        state = self._state
-        if state is None:
-            state = self._state = {}
-        return state
-
-    def __getitem__(self, key: str) -> Any:
-        return self._items()[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._items()[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self._items()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items())
-
-    def __len__(self) -> int:
-        return len(self._state) if self._state is not None else 0
-
-    def __bool__(self) -> bool:
-        return True
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    def __hash__(self) -> int:
-        return id(self)
+    # per-request state: the mapping methods are StateMapping's ----------------------
 
     def __repr__(self) -> str:
         return f"<BaseRequest {self.method} {self.raw_path}>"

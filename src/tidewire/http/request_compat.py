@@ -13,13 +13,13 @@ import asyncio
 import datetime
 import re
 from collections.abc import Iterable, Mapping
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from .etag import ETag, parse_etag_list
+from .headers import parse_http_date
 from .parser import RequestHead
 
 if TYPE_CHECKING:
@@ -33,20 +33,8 @@ _RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.ASCII | re.IGNORECASE)
 _UNSET: Any = object()
 
 
-def _http_date(value: str | None) -> datetime.datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=datetime.timezone.utc)
-
-
 class RequestCompat:
     """aiohttp's request extras (see the module doc); mixed into ``BaseRequest``."""
-
-    __slots__ = ()  # the slots (and ``__dict__``) are ``BaseRequest``'s
 
     #: Methods whose body ``post()`` reads (aiohttp's ``BaseRequest.POST_METHODS``).
     POST_METHODS = frozenset({"PATCH", "POST", "PUT", "TRACE", "DELETE"})
@@ -104,12 +92,12 @@ class RequestCompat:
     @property
     def if_unmodified_since(self) -> datetime.datetime | None:
         """``If-Unmodified-Since`` as an aware datetime, or ``None``."""
-        return _http_date(self.headers.get("If-Unmodified-Since"))
+        return parse_http_date(self.headers.get("If-Unmodified-Since"))
 
     @property
     def if_range(self) -> datetime.datetime | None:
         """``If-Range`` as an aware datetime when it holds a date, else ``None``."""
-        return _http_date(self.headers.get("If-Range"))
+        return parse_http_date(self.headers.get("If-Range"))
 
     @property
     def http_range(self) -> slice:

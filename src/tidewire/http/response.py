@@ -20,7 +20,7 @@ from multidict import CIMultiDict, istr
 from .bodies import BodyPlan, charset_param, plan_body, send_streamed
 from .channel import ResponseChannel
 from .framing import BodyFraming, decide_framing, status_has_body
-from .headers import split_header_list
+from .headers import accept_weights, split_header_list
 from .parser import HttpVersion, RequestHead
 from .response_compat import ContentCoding, ResponseCompat
 from .serialize import REASON_PHRASES, encode_response_head, http_date, reason_phrase
@@ -45,18 +45,7 @@ _SERVER = istr("Server")
 
 def choose_coding(accept_encoding: str) -> str | None:
     """``"gzip"`` or ``"deflate"`` if ``Accept-Encoding`` accepts it (q > 0), gzip first."""
-    weights: dict[str, float] = {}
-    for item in split_header_list(accept_encoding):
-        coding, _, params = item.partition(";")
-        weight = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key.lower() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
-        weights[coding.strip().lower()] = weight
+    weights = accept_weights(accept_encoding)
     for coding in ("gzip", "deflate"):
         if weights.get(coding, weights.get("*", 0.0)) > 0:
             return coding
@@ -143,11 +132,7 @@ class StreamResponse(ResponseCompat):
     @property
     def charset(self) -> str | None:
         """The ``charset`` parameter of ``Content-Type``, or ``None``."""
-        for param in self._headers.get("Content-Type", "").split(";")[1:]:
-            key, _, val = param.partition("=")
-            if key.strip().lower() == "charset":
-                return val.strip().strip('"').lower()
-        return None
+        return charset_param(self._headers.get("Content-Type", ""))
 
     @charset.setter
     def charset(self, value: str | None) -> None:

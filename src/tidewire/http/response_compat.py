@@ -12,11 +12,13 @@ from __future__ import annotations
 import datetime
 import enum
 import math
-from collections.abc import ItemsView, Iterator, KeysView, MutableMapping, ValuesView
-from email.utils import formatdate, parsedate_to_datetime
+from collections.abc import ItemsView, KeysView, MutableMapping, ValuesView
+from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
 from .etag import ETag, format_etag, parse_etag
+from .headers import parse_http_date
+from .state import StateMapping
 
 if TYPE_CHECKING:
     from multidict import CIMultiDict
@@ -32,7 +34,7 @@ class ContentCoding(enum.Enum):
     identity = "identity"
 
 
-class ResponseCompat:
+class ResponseCompat(StateMapping):
     """aiohttp's response extras (see the module doc); mixed into ``StreamResponse``.
 
     The mapping methods are written out rather than inherited from
@@ -71,13 +73,7 @@ class ResponseCompat:
         Set it to a POSIX time (rounded up to whole seconds), a datetime, an
         HTTP-date string, or ``None`` to remove it.
         """
-        value = self.headers.get("Last-Modified")
-        if not value:
-            return None
-        try:
-            return parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
+        return parse_http_date(self.headers.get("Last-Modified"))
 
     @last_modified.setter
     def last_modified(self, value: float | datetime.datetime | str | None) -> None:
@@ -96,69 +92,37 @@ class ResponseCompat:
 
     # per-response state (MutableMapping) ---------------------------------------------
 
-    def _mapping(self) -> dict[str, Any]:
-        if self._state is None:
-            self._state = {}
-        return self._state
-
-    def __getitem__(self, key: str) -> Any:
-        return self._mapping()[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._mapping()[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self._mapping()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._mapping())
-
-    def __len__(self) -> int:
-        return len(self._state) if self._state is not None else 0
-
-    def __contains__(self, key: object) -> bool:
-        return self._state is not None and key in self._state
-
     def get(self, key: str, default: Any = None) -> Any:
         """The state stored under ``key``, or ``default``."""
-        return self._mapping().get(key, default)
+        return self._items().get(key, default)
 
     def setdefault(self, key: str, default: Any = None) -> Any:
         """The state under ``key``, storing ``default`` there first when absent."""
-        return self._mapping().setdefault(key, default)
+        return self._items().setdefault(key, default)
 
     def pop(self, key: str, *default: Any) -> Any:
         """Remove and return the state under ``key`` (``default`` if given and absent)."""
-        return self._mapping().pop(key, *default)
+        return self._items().pop(key, *default)
 
     def keys(self) -> KeysView[str]:
         """The keys of the response's state."""
-        return self._mapping().keys()
+        return self._items().keys()
 
     def values(self) -> ValuesView[Any]:
         """The values of the response's state."""
-        return self._mapping().values()
+        return self._items().values()
 
     def items(self) -> ItemsView[str, Any]:
         """The (key, value) pairs of the response's state."""
-        return self._mapping().items()
+        return self._items().items()
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         """Store several entries, as ``dict.update``."""
-        self._mapping().update(*args, **kwargs)
+        self._items().update(*args, **kwargs)
 
     def clear(self) -> None:
         """Remove every entry of the response's state."""
-        self._mapping().clear()
-
-    def __bool__(self) -> bool:
-        return True
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    def __hash__(self) -> int:
-        return id(self)
+        self._items().clear()
 
 
 MutableMapping.register(ResponseCompat)

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.utils import formatdate, parsedate_to_datetime
+from email.utils import formatdate
+
+from .etag import ETAG_ANY, parse_etag_list
+from .headers import accept_weights, parse_http_date
 
 __all__ = [
     "Selection",
@@ -47,39 +50,22 @@ def http_date_seconds(value: str | None) -> int | None:
 
     An invalid date makes the condition that carries it be ignored (RFC 9110 13.1.3, 13.1.4).
     """
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if parsed.tzinfo is None:
-        return None
-    return int(parsed.timestamp())
-
-
-def _entity_tags(value: str) -> list[tuple[bool, str]]:
-    """The (weak, opaque-tag) pairs of a comma-separated list of entity tags."""
-    tags = []
-    for item in value.split(","):
-        tag = item.strip()
-        weak = tag.startswith("W/")
-        if weak:
-            tag = tag[2:]
-        if len(tag) >= 2 and tag[0] == '"' and tag[-1] == '"':
-            tags.append((weak, tag))
-    return tags
+    parsed = parse_http_date(value)
+    return int(parsed.timestamp()) if parsed is not None else None
 
 
 def _etag_matches(header: str, etag: str, *, weak: bool) -> bool:
-    """Whether ``header`` (an If-Match / If-None-Match value) lists ``etag``.
+    """Whether ``header`` (an If-Match / If-None-Match / If-Range value) lists ``etag``.
 
-    ``weak`` selects weak comparison (If-None-Match) rather than strong (If-Match,
-    If-Range): RFC 9110 section 8.8.3.2. Our own tags are always strong.
+    ``etag`` is one of ours (:func:`make_etag`: strong, quoted). ``weak`` selects
+    weak comparison (If-None-Match) rather than strong (If-Match, If-Range):
+    RFC 9110 section 8.8.3.2. ``*`` matches any.
     """
-    if header.strip() == "*":
-        return True
-    return any(tag == etag and (weak or not is_weak) for is_weak, tag in _entity_tags(header))
+    ours = etag[1:-1]
+    return any(
+        tag.value == ETAG_ANY or (tag.value == ours and (weak or not tag.is_weak))
+        for tag in parse_etag_list(header) or ()
+    )
 
 
 def parse_range(value: str, size: int) -> tuple[int, int] | bool | None:
@@ -187,18 +173,6 @@ def choose_precompressed(accept_encoding: str) -> list[tuple[str, str]]:
     ``Accept-Encoding`` codings with ``q=0`` are refused; ``*`` stands for any
     coding not named (RFC 9110 section 12.5.3).
     """
-    weights: dict[str, float] = {}
-    for item in accept_encoding.split(","):
-        coding, _, params = item.partition(";")
-        weight = 1.0
-        for param in params.split(";"):
-            key, _, val = param.strip().partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    weight = float(val)
-                except ValueError:
-                    weight = 0.0
-        if coding.strip():
-            weights[coding.strip().lower()] = weight
+    weights = accept_weights(accept_encoding)
     star = weights.get("*", 0.0)
     return [(suffix, coding) for suffix, coding in PRECOMPRESSED if weights.get(coding, star) > 0]
