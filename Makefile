@@ -7,15 +7,23 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: install run test lint typecheck unit autobahn bench browser-deps clean
+.PHONY: install engine run test lint typecheck unit autobahn bench browser-deps clean
 
-$(STAMP): pyproject.toml
+# The editable install also compiles the frame engine (setup.py) when a C compiler is
+# present, so a change to its source or types reinstalls. TIDEWIRE_NO_EXTENSIONS=1 skips it.
+ENGINE_SOURCES := setup.py src/tidewire/ws/_frames_py.py src/tidewire/ws/_frames_py.pxd
+
+$(STAMP): pyproject.toml $(ENGINE_SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test,dev,speed,redis,browser,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## Recompile only the frame engine in place (after editing _frames_py.py/.pxd).
+engine: $(STAMP)
+	$(PY) setup.py build_ext --inplace
 
 ## The main job: the chat example on http://$(HOST):$(PORT) with the in-memory hub.
 run: $(STAMP)
@@ -49,8 +57,10 @@ browser-deps:
 autobahn: $(STAMP)
 	$(PY) autobahn/run.py
 
+## Ratios to aiohttp (the target of issue 8); add BENCH_ARGS=--uvloop for the uvloop table.
 bench: $(STAMP)
-	$(PY) bench/run.py
+	$(PY) bench/run.py --baseline aiohttp $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .autobahn-venv autobahn/reports bench/results .pytest_cache .mypy_cache
+	rm -rf $(VENV) .autobahn-venv autobahn/reports bench/results .pytest_cache .mypy_cache build
+	rm -f src/tidewire/ws/_frames_c.*.so

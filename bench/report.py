@@ -7,7 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from scenarios import BUSY_THRESHOLD, Options, RunResult, Scenario
+from scenarios import BUSY_THRESHOLD, LOWER_IS_BETTER, Options, RunResult, Scenario
 
 
 def fmt_value(value: float | None, unit: str) -> str:
@@ -40,6 +40,23 @@ def aggregate(results: list[RunResult]) -> dict[tuple[str, str], RunResult]:
     return merged
 
 
+def cpu_us_per_message(result: RunResult) -> float | None:
+    """Server CPU time per echoed message in microseconds (WebSocket load runs)."""
+    rate = result.raw.get("messages_per_s")
+    if result.server_cpu_pct is None or not rate:
+        return None
+    return float(result.server_cpu_pct) * 1e4 / float(rate)
+
+
+def metric_value(result: RunResult, metric: str) -> float | None:
+    """The number behind ``metric`` ('value', 'p99' or 'cpu') of a successful run."""
+    if metric == "p99":
+        return result.p99_ms
+    if metric == "cpu":
+        return cpu_us_per_message(result)
+    return result.value
+
+
 def cell(result: RunResult | None, metric: str) -> str:
     """Text of one table cell for ``metric`` ('value' or 'p99')."""
     if result is None:
@@ -52,6 +69,9 @@ def cell(result: RunResult | None, metric: str) -> str:
         return "FAIL"
     if metric == "p99":
         return fmt_value(result.p99_ms, "ms")
+    if metric == "cpu":
+        value = cpu_us_per_message(result)
+        return "-" if value is None else f"{value:,.1f}"
     flag = "*" if result.errors else ""
     return fmt_value(result.value, result.unit) + flag
 
@@ -60,9 +80,12 @@ def metric_rows(opts: Options) -> list[tuple[Scenario, str, str]]:
     """(scenario, metric, label) rows: every scenario's throughput, p99 for HTTP."""
     rows = []
     for scenario in opts.scenarios:
-        rows.append((scenario, "value", scenario.unit))
+        label = scenario.unit + (" (lower=better)" if scenario.unit in LOWER_IS_BETTER else "")
+        rows.append((scenario, "value", label))
         if scenario.kind == "http":
             rows.append((scenario, "p99", "p99 ms"))
+        if scenario.kind == "ws":
+            rows.append((scenario, "cpu", "server CPU us/msg"))
     return rows
 
 
@@ -92,7 +115,7 @@ def ratio(other: RunResult | None, base: RunResult | None, metric: str) -> str:
     """other / base for one metric, or '-' where either is missing."""
     if other is None or base is None or other.status != "ok" or base.status != "ok":
         return "-"
-    a, b = (other.p99_ms, base.p99_ms) if metric == "p99" else (other.value, base.value)
+    a, b = metric_value(other, metric), metric_value(base, metric)
     if a is None or b is None or b == 0:
         return "-"
     return f"{a / b:.2f}x"
@@ -236,7 +259,7 @@ def print_report(results: list[RunResult], opts: Options, meta: dict[str, Any]) 
             print(f"NOTE: {opts.baseline} has no results; ratios use {baseline} instead.")
         print(
             f"Ratios other/{baseline}: >1.00x means the other server is FASTER than {baseline} "
-            "(for p99 rows: >1.00x means its latency is HIGHER, i.e. worse):"
+            "(for p99, CPU-per-message and memory rows: >1.00x means HIGHER, i.e. worse):"
         )
         print(ratio_table(merged, opts, baseline))
     print()

@@ -302,6 +302,8 @@ def check_server(scenario: Scenario, server: ServerProcess, opts: Options) -> No
     if scenario.kind == "http":
         check_http(server.port, scenario)
         return
+    if scenario.kind == "ws_idle":
+        return  # bench/idle.py checks echoes on its own connections
     try:
         wsload.check_echo(ws_config(scenario, server.port, None, opts))
     except (wsload.LoadError, OSError) as exc:
@@ -424,6 +426,26 @@ def load_ws(scenario: Scenario, server: ServerProcess, opts: Options, pin: Pinni
     )
 
 
+def load_idle(scenario: Scenario, server: ServerProcess, pin: Pinning) -> RunResult:
+    """bench/idle.py: server RSS growth per idle WebSocket connection."""
+    cmd = [PYTHON, str(BENCH_DIR / "idle.py"), "--json", "--port", str(server.port)]
+    cmd += ["--path", scenario.path, "--connections", str(scenario.connections)]
+    cmd += ["--server-pid", str(server.pid)]
+    proc, _ = run_child(cmd, pin, 120)
+    report = tagged_line(proc.stdout, "IDLE")
+    if report is None:
+        return failed(scenario, server.spec, f"idle.py crashed: {proc.stderr.strip()[-200:]}")
+    return RunResult(
+        scenario=scenario.key,
+        server=server.spec.name,
+        status="ok",
+        value=report["kib_per_conn"],
+        unit=scenario.unit,
+        errors=list(report["errors"]),
+        raw=report,
+    )
+
+
 def cpu_pct(before: float | None, after: float | None, elapsed: float) -> float | None:
     """CPU seconds delta as a percentage of one core."""
     if before is None or after is None or elapsed <= 0:
@@ -445,7 +467,9 @@ def applicable(spec: ServerSpec, scenario: Scenario) -> str | None:
         return "-"
     if scenario.kind == "http" and not spec.http:
         return spec.http_note
-    if scenario.kind == "ws" and not spec.ws:
+    if scenario.kind in ("ws", "ws_idle") and not spec.ws:
+        return "n/a"
+    if scenario.deflate and not spec.deflate:
         return "n/a"
     return None
 
@@ -459,6 +483,8 @@ def measure(spec: ServerSpec, scenario: Scenario, opts: Options, pin: Pinning) -
         foreign = ForeignLoad(server.pid)
         if scenario.kind == "ws":
             result = load_ws(scenario, server, opts, pin)
+        elif scenario.kind == "ws_idle":
+            result = load_idle(scenario, server, pin)
         elif opts.http_client == "wrk":
             result = load_wrk(scenario, server, opts, pin)
         else:

@@ -20,6 +20,7 @@ class ServerSpec:
     ws: bool = True
     http_note: str = "n/a"
     reference: bool = False  # the do-nothing reflector: a client ceiling, not a contender
+    deflate: bool = True  # speaks permessage-deflate (else deflate scenarios are n/a)
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Scenario:
 
     key: str
     title: str
-    kind: str  # "http" or "ws"
+    kind: str  # "http", "ws" or "ws_idle"
     unit: str
     path: str = "/"
     post_bytes: int = 0
@@ -54,6 +55,9 @@ SERVERS: tuple[ServerSpec, ...] = (
         http=False,
         http_note="=uvicorn",
     ),
+    ServerSpec("picows", "picows_server.py", http=False, deflate=False),
+    # tidewire's frame engine under a bare asyncio echo (not tidewire's stack): see the script.
+    ServerSpec("engine-only", "engine_echo_server.py", http=False),
     ServerSpec("ceiling", "reflector_server.py", reference=True),
 )
 
@@ -61,6 +65,18 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("http_get", "HTTP GET / keep-alive", "http", "req/s", reflector_ok=True),
     Scenario("http_post64k", "HTTP POST 64 KiB body", "http", "req/s", "/post", 65536),
     Scenario("ws_small", "WS echo 32 B text", "ws", "msg/s", "/ws", reflector_ok=True),
+    Scenario(
+        "ws_small_1c", "WS echo 32 B text, 1 conn", "ws", "msg/s", "/ws", connections=1, window=64
+    ),
+    Scenario(
+        "ws_small_100c",
+        "WS echo 32 B text, 100 conns",
+        "ws",
+        "msg/s",
+        "/ws",
+        connections=100,
+        window=8,
+    ),
     Scenario(
         "ws_64k",
         "WS echo 64 KiB binary",
@@ -73,6 +89,17 @@ SCENARIOS: tuple[Scenario, ...] = (
         window=16,
     ),
     Scenario(
+        "ws_1m",
+        "WS echo 1 MiB binary",
+        "ws",
+        "MB/s",
+        "/ws",
+        ws_kind="binary",
+        size=1024 * 1024,
+        connections=2,
+        window=2,
+    ),
+    Scenario(
         "ws_deflate",
         "WS echo ~150 B JSON, deflate",
         "ws",
@@ -81,7 +108,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         ws_kind="json",
         deflate=True,
     ),
+    # Memory per idle WebSocket: bench/idle.py opens 1,000 connections (lower is better).
+    Scenario("ws_idle", "WS memory per idle conn", "ws_idle", "KiB/conn", "/ws", connections=1000),
 )
+
+#: Units where a lower number is better (ratios are still other/baseline).
+LOWER_IS_BETTER = {"KiB/conn"}
 
 
 @dataclass

@@ -60,9 +60,12 @@ def close_payload(code: int | None, reason: str) -> bytes:
 
     ``code=None`` gives an empty payload (and drops the reason, which needs a code).
     A cut never splits a code point, so the reason stays valid UTF-8 (section 5.5.1).
+    1005, 1006 and 1015 must never be sent (section 7.4.1): they become 1000.
     """
     if code is None:
         return b""
+    if code == 1005 or code == 1006 or code == 1015:
+        code = 1000
     encoded = reason.encode("utf-8")
     if len(encoded) > MAX_CLOSE_REASON:
         encoded = encoded[:MAX_CLOSE_REASON].decode("utf-8", "ignore").encode("utf-8")
