@@ -7,14 +7,20 @@ Content-Length promise, and HTTP dates in the obsolete formats (RFC 9110 5.6.7).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-from httpwire import close_writer, closed_by_peer, get, open_conn, read_response
+from httpwire import (
+    close_writer,
+    closed_by_peer,
+    drip_until_answered,
+    get,
+    open_conn,
+    read_response,
+)
 
 from tidewire import web
 from tidewire.http import fileresponse
@@ -44,15 +50,7 @@ async def test_dripped_gzip_body_is_408(serve: Any) -> None:
             b"POST /drip HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\n"
             b"Content-Length: %d\r\n\r\n" % len(body)
         )
-        response_task = asyncio.ensure_future(read_response(reader, timeout=10.0))
-        sent = 0
-        while not response_task.done() and time.monotonic() - started < 10.0:
-            writer.write(body[sent : sent + 1])
-            sent += 1
-            with contextlib.suppress(ConnectionError):
-                await writer.drain()
-            await asyncio.wait({response_task}, timeout=0.2)
-        response = await response_task
+        response = await drip_until_answered(reader, writer, body)
         assert response.status == 408
         assert b"too slowly" in response.body
         assert response.closes
