@@ -8,8 +8,8 @@ side, messages per second for
   tidewire's protocol will (the message's pieces joined);
 - **build**: one unmasked frame per message (``encode_message``).
 
-Engines: ``wsproto`` (``FrameProtocol`` with tidewire's size guard or bounded
-``PerMessageDeflate``, i.e. the frame path tidewire runs today), ``py`` (the pure
+Engines: ``wsproto`` (tidewire's ``WsprotoEngine``: wsproto's frame layer with
+tidewire's size limit and bounded codec, the reference engine), ``py`` (the pure
 build of ``tidewire.ws._frames_py``) and ``c`` (``tidewire.ws._frames_c``, when it
 was built). Run from the repository root::
 
@@ -37,13 +37,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from wsproto.frame_protocol import FrameProtocol  # noqa: E402
-
 from tidewire.ws import _frames_py  # noqa: E402
 from tidewire.ws.compression import codec_for  # noqa: E402
-from tidewire.ws.deflate import DeflateOptions, DeflateParams, PerMessageDeflate  # noqa: E402
+from tidewire.ws.deflate import DeflateOptions, DeflateParams  # noqa: E402
 from tidewire.ws.engine import Side  # noqa: E402
-from tidewire.ws.sizeguard import DeclaredSizeGuard  # noqa: E402
+from tidewire.ws.wsproto_engine import WsprotoEngine  # noqa: E402
 
 try:
     from tidewire.ws import _frames_c
@@ -138,41 +136,12 @@ def tidewire_parser(cls: Any, compressed: bool) -> Callable[[list[bytes]], int]:
     return parse
 
 
-def wsproto_parser(compressed: bool) -> Callable[[list[bytes]], int]:
-    def parse(chunks: list[bytes]) -> int:
-        ext = PerMessageDeflate(PARAMS, OPTIONS, MAX_SIZE) if compressed else None
-        proto = FrameProtocol(False, [ext if ext else DeclaredSizeGuard(MAX_SIZE)])
-        count = 0
-        pieces: list[Any] = []
-        for chunk in chunks:
-            proto.receive_bytes(chunk)
-            for frame in proto.received_frames():
-                pieces.append(frame.payload)
-                if frame.message_finished:
-                    count += 1
-                    pieces.clear()
-        return count
-
-    return parse
-
-
 def tidewire_builder(cls: Any, compressed: bool) -> Callable[[list[str | bytes]], int]:
     def build(messages: list[str | bytes]) -> int:
         codec = codec_for(Side.SERVER, PARAMS, OPTIONS, MAX_SIZE) if compressed else None
         encode = cls(Side.SERVER, codec, MAX_SIZE).encode_message
         for message in messages:
             encode(message)
-        return len(messages)
-
-    return build
-
-
-def wsproto_builder(compressed: bool) -> Callable[[list[str | bytes]], int]:
-    def build(messages: list[str | bytes]) -> int:
-        ext = [PerMessageDeflate(PARAMS, OPTIONS, MAX_SIZE)] if compressed else []
-        send = FrameProtocol(False, ext).send_data  # type: ignore[arg-type]
-        for message in messages:
-            send(message, True)
         return len(messages)
 
     return build
@@ -205,7 +174,8 @@ def main() -> int:
     else:
         print("tidewire.ws._frames_c is not built: only the pure engine is measured")
     results: dict[str, dict[str, float]] = {}
-    names = ["wsproto", *engines]
+    all_engines: dict[str, Any] = {"wsproto": WsprotoEngine, **engines}
+    names = list(all_engines)
     header = f"{'scenario':<20} {'op':<6}" + "".join(f"{n:>14}" for n in names)
     header += "".join(f"{n + '/wsproto':>14}" for n in engines)
     print(header)
@@ -215,12 +185,10 @@ def main() -> int:
             row: dict[str, float] = {}
             if op == "parse":
                 arg: Any = chunks
-                runners = {"wsproto": wsproto_parser(compressed)}
-                runners.update({n: tidewire_parser(c, compressed) for n, c in engines.items()})
+                runners = {n: tidewire_parser(c, compressed) for n, c in all_engines.items()}
             else:
                 arg = messages
-                runners = {"wsproto": wsproto_builder(compressed)}
-                runners.update({n: tidewire_builder(c, compressed) for n, c in engines.items()})
+                runners = {n: tidewire_builder(c, compressed) for n, c in all_engines.items()}
             for name, runner in runners.items():
                 row[name] = best_rate(runner, arg, repeat, min_time)
             results[f"{label} {op}"] = row

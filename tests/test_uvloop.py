@@ -25,6 +25,8 @@ SERVER = textwrap.dedent(
             async for msg in ws:
                 await ws.send_str(msg.data.upper())
             return ws
+        if request.path == "/file":
+            return web.FileResponse(sys.argv[2])  # uvloop has no loop.sendfile: chunked reads
         body = await request.read()
         return web.Response(text=f"{type(request.transport).__module__} {len(body)}")
 
@@ -49,9 +51,13 @@ def _free_port() -> int:
 async def test_http_and_websocket_on_uvloop(tmp_path: Path) -> None:
     script = tmp_path / "uvserver.py"
     script.write_text(SERVER)
+    data = bytes(range(256)) * 8192  # 2 MiB
+    (tmp_path / "data.bin").write_bytes(data)
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, str(script), str(port)], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(script), str(port), str(tmp_path / "data.bin")],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -61,6 +67,12 @@ async def test_http_and_websocket_on_uvloop(tmp_path: Path) -> None:
             async with session.post(f"http://127.0.0.1:{port}/", data=b"x" * 70000) as resp:
                 assert resp.status == 200
                 assert await resp.text() == "uvloop.loop 70000"
+            async with session.get(f"http://127.0.0.1:{port}/file") as resp:
+                assert await resp.read() == data
+            headers = {"Range": "bytes=1000-"}
+            async with session.get(f"http://127.0.0.1:{port}/file", headers=headers) as resp:
+                assert resp.status == 206
+                assert await resp.read() == data[1000:]
             async with session.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
                 await ws.send_str("tide")
                 assert await ws.receive_str() == "TIDE"

@@ -21,9 +21,13 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .http.accesslog import AccessLogger
+from .http.accesslog import AbstractAccessLogger, AccessLogger
+from .http.channel import ResponseChannel
 from .http.config import ServerConfig
+from .http.parser import RequestHead
 from .http.protocol import Handler, HTTPProtocol, new_read_buffer
+from .http.request import BaseRequest
+from .http.streams import BodyStream
 
 __all__ = [
     "BaseSite",
@@ -40,15 +44,22 @@ server_logger = logging.getLogger("tidewire.server")
 
 _CONFIG_FIELDS = {field.name for field in dataclasses.fields(ServerConfig)}
 _ALIASES = {"read_bufsize": "read_buffer_limit"}
+RequestFactory = Callable[[RequestHead, BodyStream, ResponseChannel, int], BaseRequest]
 
 
 class Server:
     """The protocol factory for one handler; holds the config and the open connections.
 
-    Keyword options are :class:`~tidewire.http.config.ServerConfig` fields (aiohttp's
-    names where aiohttp has the option: ``access_log``, ``access_log_format``,
-    ``keepalive_timeout``, ``max_line_size``, ``max_field_size``, ``max_headers``,
-    ``handler_cancellation``, ``debug``, ``read_bufsize``), plus ``tcp_keepalive``.
+    Keyword options are :class:`~tidewire.http.config.ServerConfig` fields, which
+    include aiohttp's low-level options under aiohttp's names (``logger``,
+    ``access_log``, ``access_log_format``, ``keepalive_timeout``, ``max_line_size``,
+    ``max_field_size``, ``max_headers``, ``lingering_time``, ``auto_decompress``,
+    ``timeout_ceil_threshold``, ``handler_cancellation``, ``debug``; ``read_bufsize``
+    is ``read_buffer_limit``), plus ``tcp_keepalive``, ``access_log_class`` (an
+    :class:`~tidewire.http.accesslog.AbstractAccessLogger` subclass, built as
+    ``cls(access_log, access_log_format)``) and ``request_factory`` (called as
+    ``request_factory(head, content, channel, client_max_size)``, like
+    :class:`BaseRequest`, to make each request: a subclass, say).
     An unknown option raises :class:`TypeError`.
     """
 
@@ -57,6 +68,8 @@ class Server:
         handler: Handler,
         *,
         tcp_keepalive: bool = True,
+        access_log_class: type[AbstractAccessLogger] = AccessLogger,
+        request_factory: RequestFactory | None = None,
         loop: asyncio.AbstractEventLoop | None = None,  # aiohttp's; unused
         **options: Any,
     ) -> None:
@@ -67,12 +80,15 @@ class Server:
         self.config = ServerConfig(**settings)
         self.handler = handler
         self.tcp_keepalive = tcp_keepalive
+        self.request_factory: RequestFactory = request_factory or BaseRequest
+        #: Requests received over the server's lifetime (aiohttp's ``requests_count``).
+        self.requests_count = 0
         self._connections: set[HTTPProtocol] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._all_closed: asyncio.Future[None] | None = None
         self._shutting_down = False
         log = self.config.access_log
-        self._access_logger = AccessLogger(log, self.config.access_log_format) if log else None
+        self._access_logger = access_log_class(log, self.config.access_log_format) if log else None
         # Reads are parsed before the next one starts: all connections share one buffer.
         self._read_buffer = new_read_buffer()
         _settle_malloc_thresholds()
@@ -102,6 +118,13 @@ class Server:
         """Track a connection's handler task until it ends (called by the protocol)."""
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def make_request(
+        self, head: RequestHead, content: BodyStream, channel: ResponseChannel, client_max_size: int
+    ) -> BaseRequest:
+        """Count and make the request for ``head`` (called by the protocol)."""
+        self.requests_count += 1
+        return self.request_factory(head, content, channel, client_max_size)
 
     def connection_lost(self, protocol: HTTPProtocol) -> None:
         """Forget ``protocol``'s connection (called by the protocol, once)."""

@@ -6,12 +6,18 @@ Programs written for aiohttp's low-level server run with ``from tidewire import 
 from __future__ import annotations
 
 from .http import exceptions as _exceptions
+from .http.accesslog import AbstractAccessLogger, AccessLogger
 from .http.config import ServerConfig
+from .http.etag import ETag
 from .http.exceptions import *  # noqa: F403 (every HTTPException class)
+from .http.fileresponse import FileResponse
 from .http.forms import FileField
+from .http.multipart import BodyPartReader, MultipartReader
 from .http.parser import HttpVersion, RequestHead
+from .http.payload import RequestPayloadError
 from .http.request import BaseRequest
-from .http.response import Response, StreamResponse, json_response
+from .http.response import Response, StreamResponse, json_bytes_response, json_response
+from .http.response_compat import ContentCoding
 from .http.streams import BodyStream
 from .hub import (
     Backend,
@@ -64,6 +70,8 @@ HttpVersion10 = HttpVersion(1, 0)
 HttpVersion11 = HttpVersion(1, 1)
 
 __all__ = [
+    "AbstractAccessLogger",
+    "AccessLogger",
     "Backend",
     "BackendSink",
     "BaseRequest",
@@ -74,16 +82,22 @@ __all__ = [
     "RedisBackend",
     "SlowPolicy",
     "BaseSite",
+    "BodyPartReader",
     "BodyStream",
     "ClientWebSocket",
+    "ContentCoding",
     "DeflateOptions",
+    "ETag",
     "FileField",
+    "FileResponse",
     "GracefulExit",
     "HttpVersion",
     "HttpVersion10",
     "HttpVersion11",
+    "MultipartReader",
     "PreparedMessage",
     "RequestHead",
+    "RequestPayloadError",
     "Response",
     "Server",
     "ServerConfig",
@@ -107,6 +121,7 @@ __all__ = [
     "WebSocketReady",
     "WebSocketResponse",
     "connect",
+    "json_bytes_response",
     "json_response",
     "run_server",
     "websocket_engine",

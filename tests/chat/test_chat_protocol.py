@@ -53,6 +53,23 @@ async def test_the_page_and_its_files_are_served(chat: ChatServer) -> None:
             assert response.status == 405
 
 
+async def test_static_files_are_file_responses_with_validators(chat: ChatServer) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(chat.running.url("/app.js")) as response:
+            body = await response.read()
+            etag = response.headers["ETag"]
+            assert "Last-Modified" in response.headers
+            assert response.headers["Cache-Control"] == "no-cache"
+        headers = {"If-None-Match": etag}
+        async with session.get(chat.running.url("/app.js"), headers=headers) as response:
+            assert response.status == 304
+            assert await response.read() == b""
+        headers = {"Range": "bytes=0-9"}
+        async with session.get(chat.running.url("/app.js"), headers=headers) as response:
+            assert response.status == 206
+            assert await response.read() == body[:10]
+
+
 @pytest.mark.parametrize(
     ("payload", "error"),
     [

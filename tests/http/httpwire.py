@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass, field
 
 from multidict import CIMultiDict
@@ -182,6 +183,31 @@ async def read_until_close(
         if not chunk:
             return bytes(data), True
         data += chunk
+
+
+async def drip_until_answered(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    body: bytes,
+    *,
+    interval: float = 0.2,
+    limit: float = 10.0,
+) -> RawResponse:
+    """Send ``body`` one byte every ``interval`` seconds until a response comes (R.U.D.Y.).
+
+    Gives up sending after ``limit`` seconds (or at the end of ``body``) and returns
+    the response, which must then arrive within ``limit`` seconds.
+    """
+    response_task = asyncio.ensure_future(read_response(reader, timeout=limit))
+    started = time.monotonic()
+    sent = 0
+    while not response_task.done() and time.monotonic() - started < limit and sent < len(body):
+        writer.write(body[sent : sent + 1])
+        sent += 1
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+        await asyncio.wait({response_task}, timeout=interval)
+    return await response_task
 
 
 async def close_writer(writer: asyncio.StreamWriter) -> None:

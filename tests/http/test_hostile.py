@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import struct
 import time
@@ -16,6 +15,7 @@ from httpwire import (
     RawResponse,
     close_writer,
     closed_by_peer,
+    drip_until_answered,
     get,
     open_conn,
     parse_all,
@@ -465,13 +465,7 @@ async def test_dripped_body_is_408_once_below_the_minimum_rate(serve: Any) -> No
     started = time.monotonic()
     try:
         writer.write(b"POST /drip HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
-        response_task = asyncio.ensure_future(read_response(reader, timeout=10.0))
-        while not response_task.done() and time.monotonic() - started < 10.0:
-            writer.write(b"d")
-            with contextlib.suppress(ConnectionError):
-                await writer.drain()
-            await asyncio.wait({response_task}, timeout=0.2)
-        response = await response_task
+        response = await drip_until_answered(reader, writer, b"d" * 1000)
         assert response.status == 408
         assert b"too slowly" in response.body
         assert response.closes

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tidewire.http.config import ServerConfig
-from tidewire.http.forms import FileField, FormError, parse_multipart, parse_urlencoded
+from tidewire.http.forms import FormError, parse_urlencoded
 from tidewire.http.parser import BadRequest, HttpVersion, RequestHead, RequestReader
 from tidewire.http.serialize import encode_response_head, reason_phrase
 from tidewire.http.streams import BodyStream
@@ -551,114 +551,6 @@ def test_parse_urlencoded_other_charset() -> None:
 def test_parse_urlencoded_bad_encoding_is_form_error(body: bytes, charset: str) -> None:
     with pytest.raises(FormError):
         parse_urlencoded(body, charset)
-
-
-BOUNDARY = "xYzZY-boundary"
-
-
-def _multipart(*parts: bytes, preamble: bytes = b"", close: bool = True) -> bytes:
-    delimiter = b"--" + BOUNDARY.encode()
-    body = preamble
-    for part in parts:
-        body += delimiter + b"\r\n" + part + b"\r\n"
-    if close:
-        body += delimiter + b"--\r\n"
-    return body
-
-
-def test_parse_multipart_fields_and_file() -> None:
-    body = _multipart(
-        b'Content-Disposition: form-data; name="title"\r\n\r\nHello\r\nWorld',
-        b'Content-Disposition: form-data; name="tag"\r\n\r\none',
-        b'Content-Disposition: form-data; name="tag"\r\n\r\ntwo',
-        b'Content-Disposition: form-data; name="upload"; filename="a b.bin"\r\n'
-        b"Content-Type: application/x-thing\r\n\r\n\x00\x01\r\n--not-a-boundary\xff",
-        b'Content-Disposition: form-data; name="empty"\r\n\r\n',
-    )
-    fields = parse_multipart(body, BOUNDARY)
-    assert fields["title"] == "Hello\r\nWorld"
-    assert fields.getall("tag") == ["one", "two"]
-    assert fields["empty"] == ""
-    upload = fields["upload"]
-    assert isinstance(upload, FileField)
-    assert upload.name == "upload"
-    assert upload.filename == "a b.bin"
-    assert upload.content_type == "application/x-thing"
-    assert upload.file.read() == b"\x00\x01\r\n--not-a-boundary\xff"
-    assert upload.headers["Content-Type"] == "application/x-thing"
-    assert [key for key, _ in fields.items()] == ["title", "tag", "tag", "upload", "empty"]
-
-
-def test_parse_multipart_with_preamble_and_part_charset() -> None:
-    body = _multipart(
-        b'Content-Disposition: form-data; name="n"\r\n'
-        b"Content-Type: text/plain; charset=latin-1\r\n\r\ncaf\xe9",
-        preamble=b"This is a preamble.\r\n",
-    )
-    assert parse_multipart(body, BOUNDARY)["n"] == "caf\u00e9"
-
-
-def test_parse_multipart_file_without_content_type_defaults_to_text_plain() -> None:
-    body = _multipart(b'Content-Disposition: form-data; name="f"; filename="x.txt"\r\n\r\nabc')
-    field = parse_multipart(body, BOUNDARY)["f"]
-    assert isinstance(field, FileField)
-    assert field.content_type == "text/plain"
-    assert field.file.getvalue() == b"abc"
-
-
-@pytest.mark.parametrize(
-    ("body", "boundary"),
-    [
-        pytest.param(
-            _multipart(b'Content-Disposition: form-data; name="a"\r\n\r\n1'), "", id="no-boundary"
-        ),
-        pytest.param(
-            _multipart(b'Content-Disposition: form-data; name="a"\r\n\r\n1'),
-            "b" * 71,
-            id="boundary-too-long",
-        ),
-        pytest.param(b"no delimiter at all", BOUNDARY, id="no-opening-boundary"),
-        pytest.param(
-            _multipart(b'Content-Disposition: form-data; name="a"\r\n\r\n1', close=False),
-            BOUNDARY,
-            id="not-terminated",
-        ),
-        pytest.param(
-            _multipart(b"Content-Disposition: form-data\r\n\r\n1"), BOUNDARY, id="part-no-name"
-        ),
-        pytest.param(
-            _multipart(b'Content-Disposition: attachment; name="a"\r\n\r\n1'),
-            BOUNDARY,
-            id="not-form-data",
-        ),
-        pytest.param(
-            _multipart(b'Content-Disposition: form-data; name="a"\r\nbroken header\r\n\r\n1'),
-            BOUNDARY,
-            id="header-without-colon",
-        ),
-        pytest.param(
-            _multipart(b'Content-Disposition: form-data; name="a"'),
-            BOUNDARY,
-            id="no-header-end",
-        ),
-        pytest.param(
-            b"--" + BOUNDARY.encode() + b"garbage\r\n\r\n--" + BOUNDARY.encode() + b"--",
-            BOUNDARY,
-            id="junk-after-delimiter",
-        ),
-        pytest.param(
-            _multipart(
-                b'Content-Disposition: form-data; name="a"\r\n'
-                b"Content-Type: text/plain; charset=utf-8\r\n\r\n\xff\xfe"
-            ),
-            BOUNDARY,
-            id="field-not-in-charset",
-        ),
-    ],
-)
-def test_parse_multipart_malformed_is_form_error(body: bytes, boundary: str) -> None:
-    with pytest.raises(FormError):
-        parse_multipart(body, boundary)
 
 
 # BodyStream -----------------------------------------------------------------------

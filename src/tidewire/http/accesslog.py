@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import logging
 import os
 import re
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     from .request import BaseRequest
     from .response import StreamResponse
 
-__all__ = ["AccessLogger"]
+__all__ = ["AbstractAccessLogger", "AccessLogger"]
 
 _Field = Callable[["BaseRequest", "StreamResponse", float], str]
 _DIRECTIVE = re.compile(r"%(\{([A-Za-z0-9\-_]+)\}([ioe])|[atPrsbOTDf%])")
@@ -44,7 +45,28 @@ _SIMPLE: dict[str, _Field] = {
 }
 
 
-class AccessLogger:
+class AbstractAccessLogger(abc.ABC):
+    """Base of access loggers (aiohttp's ``AbstractAccessLogger``): ``Server(access_log_class=)``.
+
+    The server builds one as ``cls(logger, log_format)`` and calls :meth:`log`
+    after each response, unless :attr:`enabled` is False.
+    """
+
+    def __init__(self, logger: logging.Logger, log_format: str) -> None:
+        self.logger = logger
+        self.log_format = log_format
+
+    @property
+    def enabled(self) -> bool:
+        """True when the logger would emit an INFO line."""
+        return self.logger.isEnabledFor(logging.INFO)
+
+    @abc.abstractmethod
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        """Log one request that took ``time`` seconds."""
+
+
+class AccessLogger(AbstractAccessLogger):
     """Formats and logs one line per request on ``logger`` at INFO level.
 
     ``fmt`` takes aiohttp's directives: ``%a`` remote, ``%t`` time, ``%r`` request
@@ -53,7 +75,7 @@ class AccessLogger:
     """
 
     def __init__(self, logger: logging.Logger, fmt: str) -> None:
-        self.logger = logger
+        super().__init__(logger, fmt)
         self._literals: list[str] = []
         self._fields: list[_Field] = []
         position = 0
@@ -65,11 +87,6 @@ class AccessLogger:
                 self._fields.append(_SIMPLE[match.group(1)])
             position = match.end()
         self._tail = fmt[position:]
-
-    @property
-    def enabled(self) -> bool:
-        """True when the logger would emit an INFO line."""
-        return self.logger.isEnabledFor(logging.INFO)
 
     def log(self, request: BaseRequest, response: StreamResponse, elapsed: float) -> None:
         """Emit the line for one request that took ``elapsed`` seconds."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from ..flow import WriteFlow
 
@@ -66,7 +66,9 @@ class ResponseChannel:
     ``closing`` is True once the server decided to close the connection after
     the current response (shutdown, a framing error): responses then say
     ``Connection: close``. ``started`` is True once a byte of the current
-    response was sent (the protocol resets it per request).
+    response was sent (the protocol resets it per request). ``task`` is the
+    connection's task, which runs the handlers of its requests one after the
+    other (set once per connection, when the first request starts).
     """
 
     __slots__ = (
@@ -78,6 +80,7 @@ class ResponseChannel:
         "secure",
         "server_header",
         "started",
+        "task",
         "transport",
     )
 
@@ -89,6 +92,7 @@ class ResponseChannel:
         self.local_host = "localhost"
         self.closing = False
         self.started = False
+        self.task: asyncio.Task[None] | None = None
         self._write_flow = write_flow
         self._hand_over = hand_over
 
@@ -124,6 +128,31 @@ class ResponseChannel:
         Raises ``ConnectionResetError`` once the connection is lost.
         """
         await self._write_flow.drain()
+
+    async def sendfile(self, file: IO[bytes], offset: int, count: int) -> bool:
+        """Send ``count`` bytes of ``file`` from ``offset`` with ``loop.sendfile``.
+
+        The kernel copies the file to the socket (``os.sendfile``), after what is
+        already queued on the transport. Returns False, having sent nothing, when
+        the transport has no native sendfile (TLS, uvloop): the caller must then
+        send the bytes with :meth:`send`. Raises ``ConnectionResetError`` when the
+        connection is gone or breaks mid-file.
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("cannot write: connection closed")
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.sendfile(transport, file, offset, count, fallback=False)
+        except (RuntimeError, NotImplementedError):
+            # Raised before any byte is sent: no native sendfile, or the transport closing.
+            if transport.is_closing():
+                raise ConnectionResetError("connection closed before the file was sent") from None
+            return False
+        except OSError as exc:
+            raise ConnectionResetError(f"connection broke mid-file: {exc!r}") from exc
+        self.started = True
+        return True
 
     def hand_over(self, request: BaseRequest, receiver: UpgradedProtocol) -> None:
         """Give the connection to ``receiver`` (see :meth:`BaseRequest.hand_over`)."""

@@ -13,6 +13,8 @@ __all__ = ["DEFAULT_ACCESS_LOG_FORMAT", "ServerConfig"]
 
 #: The default access logger, ``tidewire.access``.
 ACCESS_LOGGER = logging.getLogger("tidewire.access")
+#: The default logger of handler failures, ``tidewire.server``.
+SERVER_LOGGER = logging.getLogger("tidewire.server")
 DEFAULT_ACCESS_LOG_FORMAT = '%a %t "%r" %s %b "%{Referer}i" "%{User-Agent}i"'
 
 
@@ -47,6 +49,9 @@ class ServerConfig:
     #: Seconds a client has to send a whole request head once it started one (slowloris);
     #: answered 408 and closed.
     head_timeout: float = 15.0
+    #: Decode ``Content-Encoding: gzip``/``deflate``/``br`` request bodies as they are read
+    #: (the decoded size is what ``client_max_size`` bounds). ``False``: bodies as sent.
+    auto_decompress: bool = True
     #: Seconds a handler waits for the next piece of a request body before 408.
     body_timeout: float = 60.0
     #: Slowest average request body rate, in bytes per second, once ``body_rate_grace``
@@ -68,6 +73,16 @@ class ServerConfig:
     access_log_format: str = DEFAULT_ACCESS_LOG_FORMAT
     #: Value of the ``Server`` response header (``""``: none).
     server_header: str = "tidewire"
+    #: Where handler failures are logged (aiohttp's ``logger``).
+    logger: logging.Logger = SERVER_LOGGER
+    #: Accepted for aiohttp compatibility, no effect: aiohttp reads a closing client's
+    #: leftover body for up to this many seconds; tidewire bounds that in bytes
+    #: (``max_discard``) and closes at once past it.
+    lingering_time: float = 10.0
+    #: Accepted for aiohttp compatibility, no effect: aiohttp rounds timeouts above this
+    #: many seconds up to whole seconds to batch timer wake-ups; tidewire's deadlines
+    #: already use one timer per connection.
+    timeout_ceil_threshold: float = 5.0
 
     def __post_init__(self) -> None:
         for name in (

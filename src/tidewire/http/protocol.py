@@ -16,17 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol, cast
 
 from ..flow import WriteFlow
-from .accesslog import AccessLogger
+from .accesslog import AbstractAccessLogger
 from .channel import ResponseChannel, UpgradedProtocol
 from .config import ServerConfig
 from .deadline import Deadline
-from .exceptions import HTTPException, HTTPInternalServerError, exception_for_status
+from .decodingstream import body_stream_type
+from .errorpages import failure_response, log_failure
+from .exceptions import HTTPException, exception_for_status
 from .parser import BadRequest, RequestHead, RequestReader
 from .request import BaseRequest
 from .response import Response, StreamResponse
@@ -67,6 +68,10 @@ class ConnectionRegistry(Protocol):
 
     def task_started(self, task: asyncio.Task[None]) -> None: ...
 
+    def make_request(
+        self, head: RequestHead, content: BodyStream, channel: ResponseChannel, client_max_size: int
+    ) -> BaseRequest: ...
+
 
 class HTTPProtocol(asyncio.BufferedProtocol):
     """Serves HTTP/1.1 requests on one connection with ``handler``.
@@ -83,7 +88,7 @@ class HTTPProtocol(asyncio.BufferedProtocol):
         handler: Handler,
         config: ServerConfig,
         registry: ConnectionRegistry,
-        access_logger: AccessLogger | None = None,
+        access_logger: AbstractAccessLogger | None = None,
         read_buffer: memoryview | None = None,
     ) -> None:
         self._read_buffer = read_buffer if read_buffer is not None else new_read_buffer()
@@ -298,7 +303,9 @@ class HTTPProtocol(asyncio.BufferedProtocol):
 
     def on_head(self, head: RequestHead) -> None:
         content = self._make_body_stream(head) if head.has_body else EMPTY_BODY
-        request = BaseRequest(head, content, self._channel, self._config.client_max_size)
+        request = self._registry.make_request(
+            head, content, self._channel, self._config.client_max_size
+        )
         if head.has_body:
             self._receiving = request
         elif head.upgrade:
@@ -330,7 +337,8 @@ class HTTPProtocol(asyncio.BufferedProtocol):
 
     def _make_body_stream(self, head: RequestHead) -> BodyStream:
         config = self._config
-        return BodyStream(
+        make = body_stream_type(head.headers) if config.auto_decompress else BodyStream
+        return make(
             high_water=config.read_buffer_limit,
             pause_reading=self._pause_body,
             resume_reading=self._resume_body,
@@ -364,8 +372,9 @@ class HTTPProtocol(asyncio.BufferedProtocol):
             self._next_waiter = None
             waiter.set_result(request)
         else:
-            self._task = self._loop.create_task(self._serve(request))
-            self._registry.task_started(self._task)
+            task = self._task = self._loop.create_task(self._serve(request))
+            self._channel.task = task
+            self._registry.task_started(task)
 
     async def _serve(self, request: BaseRequest | None) -> None:
         """The connection's task: handle requests in order until the connection ends."""
@@ -452,7 +461,12 @@ class HTTPProtocol(asyncio.BufferedProtocol):
                 response = await self._handler(request)
             except HTTPException as exc:
                 response = exc.to_response()
-            if type(response) is Response and not channel.started and not response.prepared:
+            if (
+                type(response) is Response
+                and not channel.started
+                and not response.prepared
+                and not response.streamed
+            ):
                 # The common case, without the two coroutines of prepare() and write_eof().
                 if request.content.failed:
                     channel.closing = True  # the body cannot be read to its end: say so
@@ -500,8 +514,12 @@ class HTTPProtocol(asyncio.BufferedProtocol):
     def _answer_failure(
         self, request: BaseRequest, response: StreamResponse | None, exc: BaseException
     ) -> StreamResponse | None:
-        """Log a handler's failure; answer 500 if no response has started, else close."""
-        server_logger.error("Error handling request %r", request, exc_info=exc)
+        """Log a handler's failure; answer it if no response has started, else close.
+
+        The answer is :func:`~.errorpages.failure_response`'s: 504 for a handler's
+        ``TimeoutError``, else 500, as HTML when the client accepts it.
+        """
+        log_failure(self._config.logger, request, exc)
         if self._upgraded is not None:
             self._upgraded.handler_failed()
             return response
@@ -510,10 +528,7 @@ class HTTPProtocol(asyncio.BufferedProtocol):
             # from the connection closing before the response is complete.
             self._close()
             return response
-        text = "500 Internal Server Error\n\nServer got itself in trouble"
-        if self._config.debug:
-            text = "".join(traceback.format_exception(exc))
-        failure = HTTPInternalServerError(text=text).to_response()
+        failure = failure_response(request, exc, debug=self._config.debug)
         try:
             failure.send_to(self._channel, request.head)
         except ConnectionResetError:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator, MutableMapping
-from email.utils import parsedate_to_datetime
+from collections.abc import MutableMapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +16,20 @@ from multidict import CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
 
 from .exceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
-from .forms import FileField, FormError, parse_header_params, parse_multipart, parse_urlencoded
-from .headers import parse_cookie_header
+from .forms import (
+    FileField,
+    FormError,
+    TooManyFields,
+    parse_header_params,
+    parse_urlencoded,
+    read_form,
+    too_many_fields,
+)
+from .headers import parse_cookie_header, parse_http_date
+from .multipart import MultipartReader
 from .parser import HttpVersion, RequestHead
+from .request_compat import RequestCompat
+from .state import StateMapping
 from .streams import BodyStream
 
 if TYPE_CHECKING:
@@ -30,13 +40,23 @@ if TYPE_CHECKING:
 __all__ = ["BaseRequest"]
 
 
-class BaseRequest(MutableMapping[str, Any]):
+class BaseRequest(RequestCompat, StateMapping, MutableMapping[str, Any]):
     """An HTTP request, as aiohttp's low-level ``BaseRequest``.
 
     It is also a mutable mapping in which a handler may keep per-request state.
     """
 
-    __slots__ = ("__dict__", "_body", "_channel", "_client_max_size", "_content", "_head", "_state")
+    # Slots for what every request sets; ``__dict__`` (for the cached properties)
+    # comes from the bases, which have no slots.
+    __slots__ = (
+        "_body",
+        "_channel",
+        "_client_max_size",
+        "_content",
+        "_head",
+        "_post",
+        "_state",
+    )
 
     def __init__(
         self,
@@ -51,6 +71,7 @@ class BaseRequest(MutableMapping[str, Any]):
         self._client_max_size = client_max_size
         self._state: dict[str, Any] | None = None  # made on first use
         self._body: bytes | None = None
+        self._post: MultiDictProxy[str | FileField] | None = None
 
     # head ---------------------------------------------------------------------------
 
@@ -215,13 +236,7 @@ class BaseRequest(MutableMapping[str, Any]):
     @cached_property
     def if_modified_since(self) -> datetime.datetime | None:
         """The ``If-Modified-Since`` header as an aware datetime, or ``None``."""
-        value = self._head.headers.get("If-Modified-Since")
-        if not value:
-            return None
-        try:
-            return parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
+        return parse_http_date(self._head.headers.get("If-Modified-Since"))
 
     # body ---------------------------------------------------------------------------
 
@@ -285,58 +300,52 @@ class BaseRequest(MutableMapping[str, Any]):
             raise HTTPBadRequest(text="Request body is not valid JSON") from exc
 
     async def post(self) -> MultiDictProxy[str | FileField]:
-        """Fields of an urlencoded or multipart form body (empty for other bodies)."""
+        """Fields of an urlencoded or multipart form body (empty for other bodies).
+
+        Both are bounded by ``client_max_size`` and :attr:`client_max_fields`
+        (413 past either). Multipart bodies are streamed (:meth:`multipart`);
+        their files are spooled to temporary files past 64 KiB.
+        """
+        if self._post is not None:
+            return self._post
         media_type, params = self._content_type_params
-        if media_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            return MultiDictProxy(MultiDict())
-        body = await self.read()
         charset = params.get("charset", "utf-8")
-        try:
-            fields: MultiDict[str | FileField]
-            if media_type == "multipart/form-data":
-                fields = parse_multipart(body, params.get("boundary", ""), charset)
-            else:
-                fields = MultiDict(parse_urlencoded(body, charset))
-        except FormError as exc:
-            raise HTTPBadRequest(text=f"Malformed form body: {exc}") from exc
-        return MultiDictProxy(fields)
+        fields: MultiDict[str | FileField]
+        if media_type == "multipart/form-data":
+            fields = await read_form(
+                await self.multipart(),
+                charset=charset,
+                max_size=self._client_max_size or (1 << 62),
+                max_fields=self._client_max_fields,
+            )
+        elif media_type == "application/x-www-form-urlencoded":
+            body = await self.read()
+            try:
+                fields = MultiDict(parse_urlencoded(body, charset, self._client_max_fields))
+            except TooManyFields as exc:
+                raise too_many_fields(self._client_max_fields) from exc
+            except FormError as exc:
+                raise HTTPBadRequest(text=f"Malformed form body: {exc}") from exc
+        else:
+            fields = MultiDict()
+        self._post = MultiDictProxy(fields)
+        return self._post
+
+    async def multipart(self) -> MultipartReader:
+        """A streaming reader of a ``multipart/*`` body: parts one at a time, in chunks.
+
+        Nothing bounds the total size here (``client_max_size`` applies to
+        ``read()`` and ``post()``): the caller decides how much of an upload to
+        accept and where it goes. 400 if the body is not multipart.
+        """
+        return MultipartReader(self._head.headers, self._content)
 
     async def release(self) -> None:
         """Read and drop the rest of the body."""
         while await self._content.readany():
             pass
 
-    # per-request state (MutableMapping) --------------------------------------------
-
-    def _items(self) -> dict[str, Any]:
-        state = self._state
-        if state is None:
-            state = self._state = {}
-        return state
-
-    def __getitem__(self, key: str) -> Any:
-        return self._items()[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._items()[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self._items()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items())
-
-    def __len__(self) -> int:
-        return len(self._state) if self._state is not None else 0
-
-    def __bool__(self) -> bool:
-        return True
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-    def __hash__(self) -> int:
-        return id(self)
+    # per-request state: the mapping methods are StateMapping's ----------------------
 
     def __repr__(self) -> str:
         return f"<BaseRequest {self.method} {self.raw_path}>"

@@ -17,16 +17,18 @@ from typing import TYPE_CHECKING, Any
 
 from multidict import CIMultiDict, istr
 
+from .bodies import BodyPlan, charset_param, plan_body, send_streamed
 from .channel import ResponseChannel
 from .framing import BodyFraming, decide_framing, status_has_body
-from .headers import split_header_list
+from .headers import accept_weights, split_header_list
 from .parser import HttpVersion, RequestHead
+from .response_compat import ContentCoding, ResponseCompat
 from .serialize import REASON_PHRASES, encode_response_head, http_date, reason_phrase
 
 if TYPE_CHECKING:
     from .request import BaseRequest
 
-__all__ = ["Response", "StreamResponse", "json_response"]
+__all__ = ["Response", "StreamResponse", "json_bytes_response", "json_response"]
 
 _HTTP11 = HttpVersion(1, 1)
 _NONE, _LENGTH = BodyFraming.NONE, BodyFraming.LENGTH
@@ -43,18 +45,7 @@ _SERVER = istr("Server")
 
 def choose_coding(accept_encoding: str) -> str | None:
     """``"gzip"`` or ``"deflate"`` if ``Accept-Encoding`` accepts it (q > 0), gzip first."""
-    weights: dict[str, float] = {}
-    for item in split_header_list(accept_encoding):
-        coding, _, params = item.partition(";")
-        weight = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key.lower() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
-        weights[coding.strip().lower()] = weight
+    weights = accept_weights(accept_encoding)
     for coding in ("gzip", "deflate"):
         if weights.get(coding, weights.get("*", 0.0)) > 0:
             return coding
@@ -75,7 +66,7 @@ def _says_close(connection: str) -> bool:
     return "close" in split_header_list(connection.lower())
 
 
-class StreamResponse:
+class StreamResponse(ResponseCompat):
     """A response whose body the handler writes piece by piece.
 
     The caller must set status and headers before :meth:`prepare`, then call
@@ -141,11 +132,7 @@ class StreamResponse:
     @property
     def charset(self) -> str | None:
         """The ``charset`` parameter of ``Content-Type``, or ``None``."""
-        for param in self._headers.get("Content-Type", "").split(";")[1:]:
-            key, _, val = param.partition("=")
-            if key.strip().lower() == "charset":
-                return val.strip().strip('"').lower()
-        return None
+        return charset_param(self._headers.get("Content-Type", ""))
 
     @charset.setter
     def charset(self, value: str | None) -> None:
@@ -221,11 +208,14 @@ class StreamResponse:
             raise RuntimeError("chunked encoding cannot be used with a Content-Length")
         self._chunked = True
 
-    def enable_compression(self, force: str | None = None) -> None:
+    def enable_compression(self, force: str | ContentCoding | None = None) -> None:
         """Compress the body with gzip or deflate, as the request's Accept-Encoding allows.
 
-        ``force`` (``"gzip"`` or ``"deflate"``) compresses regardless of the request.
+        ``force`` (``"gzip"`` or ``"deflate"``, or a :class:`ContentCoding`)
+        compresses regardless of the request.
         """
+        if isinstance(force, ContentCoding):
+            force = None if force is ContentCoding.identity else force.value
         if force not in (None, "gzip", "deflate"):
             raise ValueError("force must be 'gzip', 'deflate' or None")
         self._compression = True
@@ -381,15 +371,7 @@ class StreamResponse:
         size = len(data)
         if not size:
             return
-        remaining = self._remaining
-        if remaining is not None:
-            if size > remaining:
-                self._keep_alive = False
-                raise RuntimeError(
-                    f"write of {size} bytes exceeds Content-Length by {size - remaining}"
-                )
-            self._remaining = remaining - size
-        self._body_length += size
+        self._count_body(size)
         kind = self._framing
         if kind is _NONE:
             return
@@ -404,6 +386,29 @@ class StreamResponse:
             channel.send(payload)
         if channel.writing_paused:
             await channel.drain()
+
+    def _count_body(self, size: int) -> None:
+        """Count ``size`` body bytes about to be sent; ``RuntimeError`` past ``Content-Length``.
+
+        :meth:`write` calls it; a subclass that sends body bytes by another way
+        (``FileResponse`` with sendfile) must call it first too. Past the promise
+        nothing is counted and the connection will not be reused.
+        """
+        remaining = self._remaining
+        if remaining is not None:
+            if size > remaining:
+                self._keep_alive = False
+                raise RuntimeError(
+                    f"write of {size} bytes exceeds Content-Length by {size - remaining}"
+                )
+            self._remaining = remaining - size
+        self._body_length += size
+
+    def _uncount_body(self, size: int) -> None:
+        """Take back a :meth:`_count_body` whose bytes were not sent after all."""
+        if self._remaining is not None:
+            self._remaining += size
+        self._body_length -= size
 
     async def write_eof(self, data: bytes = b"") -> None:
         """Send ``data`` (if any) and end the body. Calling it again does nothing.
@@ -442,16 +447,21 @@ class StreamResponse:
 
 
 class Response(StreamResponse):
-    """A response whose whole body is in memory.
+    """A response with its whole body given up front.
 
     Give ``text`` (a str, sent as ``text/plain; charset=utf-8`` unless told
-    otherwise) or ``body`` (bytes, ``application/octet-stream`` by default).
+    otherwise) or ``body``: bytes-like (``application/octet-stream`` by
+    default), a str (encoded with ``charset``, UTF-8 by default), a file object
+    (streamed, never read whole) or an async iterable of bytes (sent chunked);
+    see :mod:`.bodies` for each one's defaults.
     """
+
+    _plan: BodyPlan | None = None  # a streamed body (file or async iterable)
 
     def __init__(
         self,
         *,
-        body: bytes | bytearray | memoryview | None = None,
+        body: Any = None,
         status: int = 200,
         reason: str | None = None,
         text: str | None = None,
@@ -480,22 +490,41 @@ class Response(StreamResponse):
             self._body = text.encode(charset)
             if not has_type:
                 self._set_content_type(content_type or "text/plain", charset)
+        elif body is None:
+            self._body = b""
+            if not has_type and content_type is not None:
+                self._set_content_type(content_type, charset)
         else:
-            if body is not None and not isinstance(body, (bytes, bytearray, memoryview)):
-                raise TypeError(f"body must be bytes, not {type(body).__name__}")
-            self._body = bytes(body) if body is not None else b""
-            if not has_type and (content_type is not None or body is not None):
-                self._set_content_type(content_type or "application/octet-stream", charset)
+            if type(body) is bytes:  # the common case: no plan to make
+                self._body = body
+                if not has_type:
+                    self._set_content_type(content_type or "application/octet-stream", charset)
+                return
+            self._take_body(body, None if has_type else content_type, charset)
+
+    def _take_body(self, body: object, content_type: str | None, charset: str | None) -> None:
+        """Classify ``body`` and, when ``content_type`` is not None or no type is set, type it."""
+        given = charset_param(content_type) if content_type else None
+        body_charset = charset or given or self.charset or "utf-8"
+        plan = plan_body(body, body_charset)
+        self._plan = plan if plan.data is None else None
+        self._body = plan.data if plan.data is not None else b""
+        if "Content-Type" not in self._headers or content_type is not None:
+            if plan.text and charset is None and given is None:
+                charset = body_charset
+            self._set_content_type(content_type or plan.content_type or "", charset)
+        if plan.filename is not None and "Content-Disposition" not in self._headers:
+            self._headers["Content-Disposition"] = f'attachment; filename="{plan.filename}"'
 
     @property
-    def body(self) -> bytes:
-        """The body bytes."""
-        return self._body
+    def body(self) -> Any:
+        """The body: bytes when in memory, else the file or async iterable given."""
+        return self._plan.stream if self._plan is not None else self._body
 
     @body.setter
-    def body(self, value: bytes) -> None:
+    def body(self, value: Any) -> None:
         self._check_not_prepared()
-        self._body = bytes(value)
+        self._take_body(value, None, None)
 
     @property
     def text(self) -> str:
@@ -505,15 +534,45 @@ class Response(StreamResponse):
     @text.setter
     def text(self, value: str) -> None:
         self._check_not_prepared()
+        self._plan = None
         self._body = value.encode(self.charset or "utf-8")
 
     async def prepare(self, request: BaseRequest) -> None:
-        """Send head and body at once."""
-        if self._channel is None:
-            self.send_to(request.channel, request.head)
-            channel = request.channel
-            if channel.writing_paused:
-                await channel.drain()
+        """Send head and body at once (a streamed body: the head, then the body piece by piece)."""
+        if self._channel is not None:
+            return
+        channel = request.channel
+        plan = self._plan
+        if plan is not None:
+            await self._send_streamed(channel, request.head, plan)
+            return
+        self.send_to(channel, request.head)
+        if channel.writing_paused:
+            await channel.drain()
+
+    @property
+    def streamed(self) -> bool:
+        """True when the body is a file object or an async iterable, sent by :meth:`prepare`.
+
+        Such a response cannot be sent by :meth:`send_to`, which sends a body in memory.
+        """
+        return self._plan is not None
+
+    async def _send_streamed(
+        self, channel: ResponseChannel, request: RequestHead, plan: BodyPlan
+    ) -> None:
+        """Send the head, then ``plan``'s stream through :meth:`write`, then end the body.
+
+        A stream of known length (a file) is framed by ``Content-Length`` (a
+        promise :meth:`write` enforces), any other is chunked (HTTP/1.1) or ends
+        with the connection (HTTP/1.0): :func:`~.framing.decide_framing` decides.
+        For HEAD and the statuses without a body nothing is read from the stream.
+        """
+        if plan.length is not None and not self._chunked and _CONTENT_LENGTH not in self._headers:
+            self._headers[_CONTENT_LENGTH] = str(plan.length)
+        self._send_head(channel, request, None)
+        await send_streamed(self, plan, self.charset or "utf-8", self._framing is not _NONE)
+        await StreamResponse.write_eof(self)
 
     def send_to(self, channel: ResponseChannel, request: RequestHead | None) -> None:
         """Send the whole response on ``channel`` now, for ``request``.
@@ -521,6 +580,7 @@ class Response(StreamResponse):
         ``request`` is ``None`` when answering a request that could not be read
         (the answer is then HTTP/1.1 and closes the connection). The server uses
         this for the responses it makes itself; a handler calls :meth:`prepare`.
+        The body must be in memory (:attr:`streamed` is False).
         """
         self._send_head(channel, request, self._body)
         self._eof_sent = True
@@ -554,4 +614,24 @@ def json_response(
         reason=reason,
         headers=headers,
         content_type=content_type,
+    )
+
+
+def json_bytes_response(
+    data: Any = None,
+    *,
+    dumps: Callable[[Any], bytes],
+    body: bytes | None = None,
+    status: int = 200,
+    reason: str | None = None,
+    headers: _HeadersArg = None,
+    content_type: str = "application/json",
+) -> Response:
+    """A :class:`Response` with ``data`` serialized to bytes by ``dumps`` (orjson's style)."""
+    if data is not None:
+        if body is not None:
+            raise ValueError("only one of data or body may be given")
+        body = dumps(data)
+    return Response(
+        body=body, status=status, reason=reason, headers=headers, content_type=content_type
     )
