@@ -1,0 +1,120 @@
+"""How many bytes the hub has handed out that the event loop has not written yet.
+
+A publisher that never yields (``for ...: await hub.publish(...)`` with the memory
+backend) would otherwise keep every frame it makes in per-connection buffers: the
+WebSocket layer writes the frames queued in one loop iteration at the end of that
+iteration. Two numbers decide when the fan-out must let the loop run:
+
+- ``unflushed``: bytes handed to sockets since the loop last ran. Above
+  ``high_water``, or older than ``max_delay`` seconds, the fan-out yields once, so
+  the connections write them (one ``send()`` per socket for the whole batch) and
+  readers in this process get to read.
+- ``queued``: bytes in the outboxes of subscribers whose transport is full. Above
+  ``high_water``, the fan-out also waits (at most ``max_wait`` seconds) until the
+  drain tasks bring them under ``high_water / 2``.
+
+The caller must call :meth:`handed` after each fan-out, keep :attr:`queued` up to
+date (:meth:`queue`/:meth:`dequeue`), and ``await relieve()`` when
+:meth:`must_yield` says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+__all__ = ["Pressure"]
+
+
+class Pressure:
+    """Outgoing bytes of one hub, and the rule that bounds them (see the module doc).
+
+    ``high_water`` (bytes), ``max_delay`` and ``max_wait`` (seconds) are the
+    hub's ``publish_high_water``, ``max_delay`` and ``publish_max_wait`` options.
+    """
+
+    __slots__ = (
+        "_loop",
+        "_reset_pending",
+        "_since",
+        "_waiter",
+        "high_water",
+        "max_delay",
+        "max_wait",
+        "queued",
+        "unflushed",
+        "waits",
+    )
+
+    def __init__(self, high_water: int, max_delay: float, max_wait: float) -> None:
+        if high_water < 1 or max_delay < 0 or max_wait < 0:
+            raise ValueError("high_water must be positive, max_delay and max_wait not negative")
+        self.high_water = high_water
+        self.max_delay = max_delay
+        self.max_wait = max_wait
+        self.unflushed = 0
+        self.queued = 0
+        self.waits = 0  # fan-outs that had to wait for slow subscribers' backlogs
+        self._since = 0.0
+        self._reset_pending = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    def handed(self, nbytes: int) -> None:
+        """Count ``nbytes`` handed to sockets by one fan-out (written or queued)."""
+        if not self._reset_pending:
+            loop = self._loop
+            if loop is None:
+                loop = self._loop = asyncio.get_running_loop()
+            self._since = loop.time()
+            self._reset_pending = True
+            # Runs in the next loop iteration, with the connections' own flushes.
+            loop.call_soon(self._flushed)
+        self.unflushed += nbytes
+
+    def _flushed(self) -> None:
+        self.unflushed = 0
+        self._reset_pending = False
+
+    def must_yield(self) -> bool:
+        """True when the fan-out must ``await relieve()`` before returning."""
+        if self.queued >= self.high_water:
+            return True
+        if not self.unflushed:
+            return False
+        if self.unflushed >= self.high_water:
+            return True
+        loop = self._loop
+        return loop is not None and loop.time() - self._since >= self.max_delay
+
+    def queue(self, nbytes: int) -> None:
+        """``nbytes`` more (or, negative, fewer) in the slow subscribers' outboxes."""
+        self.queued += nbytes
+
+    def dequeue(self, nbytes: int) -> None:
+        """``nbytes`` left an outbox; wakes a waiting fan-out below half ``high_water``."""
+        self.queued -= nbytes
+        waiter = self._waiter
+        if waiter is not None and self.queued < self.high_water // 2 and not waiter.done():
+            waiter.set_result(None)
+
+    async def relieve(self) -> None:
+        """Let the loop write what was handed out; wait (bounded) for big backlogs.
+
+        One loop iteration always; then, only while the outboxes hold at least
+        ``high_water`` bytes, up to ``max_wait`` seconds more.
+        """
+        await asyncio.sleep(0)
+        if self.queued < self.high_water or self.max_wait <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            waiter = self._waiter = loop.create_future()
+        self.waits += 1
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), self.max_wait)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            if self._waiter is waiter and waiter.done():
+                self._waiter = None
