@@ -332,7 +332,8 @@ class Hub:
             logger.exception("reading the history of %r failed", topic)
             window = None
             recovery = Recovery(False, None, reason="unavailable")
-        sent = replays.finish(topic, delivery, window, self._frame)
+        after = since.offset if since is not None and recovery.recovered else -1
+        sent = replays.finish(topic, delivery, window, self._frame, after)
         if since is not None:
             if recovery.recovered:
                 self._counters.recoveries += 1

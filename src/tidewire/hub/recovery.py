@@ -83,22 +83,26 @@ class Replays:
         subscriber: Sender,
         window: HistorySlice | None,
         frame: Callable[[str, Publication], PreparedMessage],
+        after: int = -1,
     ) -> int:
         """Send ``window``'s publications, then the held ones that follow; stop holding.
 
-        Returns how many came from ``window``. With no ``window`` (the read
-        failed) every held publication is sent.
+        A held publication is sent unless it is of the window's epoch and not
+        after the last one sent (or ``after``, the offset the client already
+        has): each publication reaches the subscriber once. With no ``window``
+        (the read failed) every held publication is sent. Returns how many came
+        from ``window``.
         """
         held = self.end(topic, subscriber)
-        sent = 0
-        epoch, last = None, -1
+        epoch, last = None, after
         if window is not None:
+            epoch = window.epoch
             for publication in window.publications:
                 subscriber.send(frame(topic, publication))
-            sent = len(window.publications)
-            epoch, last = window.epoch, window.top
+            if window.publications:
+                last = max(last, window.publications[-1].position.offset)
         for publication, message in held:
             position = publication.position
             if position.epoch != epoch or position.offset > last:
                 subscriber.send(message)
-        return sent
+        return len(window.publications) if window is not None else 0
