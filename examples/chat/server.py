@@ -49,7 +49,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         default=24 * 3600,
         metavar="SECONDS",
-        help="with --redis: a room's history expires this long after its last message (1 day)",
+        help="a room's history expires this long after its last event (1 day)",
     )
     parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
@@ -68,7 +68,7 @@ async def serve(args: argparse.Namespace) -> None:
     backend = None
     if args.redis:
         backend = RedisBackend(args.redis, prefix=args.prefix, presence_ttl=args.presence_ttl)
-    app = ChatApp(backend, prefix=args.prefix, history_ttl=args.history_ttl)
+    app = ChatApp(backend, history_ttl=args.history_ttl)
     await app.start()
     runner = web.ServerRunner(web.Server(app.handle), shutdown_timeout=5.0)
     await runner.setup()
