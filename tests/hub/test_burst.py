@@ -192,3 +192,39 @@ async def test_a_stuck_reader_is_handled_by_the_policy_while_the_others_get_ever
         for reader in readers:
             reader.close()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@pytest.mark.parametrize("max_delay", [0.0, 10.0], ids=["every-publish", "first-after-idle"])
+async def test_the_first_frames_of_a_burst_leave_before_the_loop_ends(
+    hub_server: HubServerFactory, max_delay: float
+) -> None:
+    """Issue #11, item 2: frames do not wait for the publishing loop to yield by itself.
+
+    ``write_buffer_size`` counts the bytes the WebSocket still holds (coalesced or
+    in the transport); 0 right after ``publish`` returned means the frame was
+    handed to the kernel. With ``max_delay=0`` every fan-out lets the loop write;
+    with a long ``max_delay`` the first fan-out after a quiet spell still does.
+    (How many milliseconds that takes is measured by bench/broadcast.py.)
+    """
+    hub = Hub(max_delay=max_delay)
+    srv = await hub_server(hub)
+    (reader,) = await subscribe_readers(srv, 1)
+    ws = srv.sockets[0]
+    task = asyncio.create_task(reader.run())
+    try:
+        await asyncio.sleep(0.05)  # a quiet spell before the burst
+        left: list[bool] = []
+        for data in payloads(100, 32):
+            await hub.publish("burst", data)
+            left.append(ws.write_buffer_size == 0)
+        await wait_for(lambda: reader.received == 100)
+        # Before the fix: all False (everything waited for the end of the loop).
+        assert left[0]
+        if max_delay == 0.0:
+            assert all(left)
+        else:
+            assert not all(left)  # later frames are batched (up to max_delay)
+        assert reader.errors == []
+    finally:
+        reader.close()
+        await asyncio.gather(task, return_exceptions=True)

@@ -109,7 +109,7 @@ class Hub:
       transport's high-water mark, 64 KiB by default). Besides its backlog, a
       slow subscriber holds only what its WebSocket buffered before the pause
       (about 128 KiB).
-    - ``publish_high_water`` (1 MiB), ``max_delay`` (2 ms), ``publish_max_wait``
+    - ``publish_high_water`` (1 MiB), ``max_delay`` (4 ms), ``publish_max_wait``
       (50 ms): the fan-out of a publication lets the event loop write what it
       handed out once that reaches ``publish_high_water`` bytes, or once the
       oldest unwritten frame is ``max_delay`` seconds old, so a publisher that
@@ -150,7 +150,7 @@ class Hub:
         sweep_interval: float = 1.0,
         dumps: Callable[[Any], str] = compact_json,
         publish_high_water: int = 1024 * 1024,
-        max_delay: float = 0.002,
+        max_delay: float = 0.004,
         publish_max_wait: float = 0.05,
         history: HistoryRule | None = None,
         envelope: Envelope = json_envelope,
@@ -446,19 +446,23 @@ class Hub:
 
     async def _deliver(self, topic: str, message: PreparedMessage) -> None:
         subscribers = self._registry.subscribers(topic)
+        if not subscribers:
+            return
+        pressure = self._pressure
+        pressure.start()
         for delivery in subscribers:
             delivery.send(message)
-        if subscribers:
-            pressure = self._pressure
-            pressure.handed(message.size * len(subscribers))
-            if pressure.must_yield():
-                await pressure.relieve()
+        pressure.handed(message.size * len(subscribers))
+        if pressure.must_yield():
+            await pressure.relieve()
 
     async def _deliver_publication(self, topic: str, publication: Publication) -> None:
         subscribers = self._registry.subscribers(topic)
         if not subscribers:
             return
         message = self._frame(topic, publication)
+        pressure = self._pressure
+        pressure.start()
         waiting = self._replays.waiting(topic)
         if waiting is None:
             for delivery in subscribers:
@@ -470,7 +474,6 @@ class Hub:
                     delivery.send(message)
                 else:
                     held.append((publication, message))
-        pressure = self._pressure
         pressure.handed(message.size * len(subscribers))
         if pressure.must_yield():
             await pressure.relieve()

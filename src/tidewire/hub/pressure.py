@@ -8,14 +8,16 @@ iteration. Two numbers decide when the fan-out must let the loop run:
 - ``unflushed``: bytes handed to sockets since the loop last ran. Above
   ``high_water``, or older than ``max_delay`` seconds, the fan-out yields once, so
   the connections write them (one ``send()`` per socket for the whole batch) and
-  readers in this process get to read.
+  readers in this process get to read. The first fan-out after a quiet spell
+  (no flush for ``max_delay``) yields at once: the first frames of a burst leave
+  after one fan-out, the later ones in batches at most ``max_delay`` old.
 - ``queued``: bytes in the outboxes of subscribers whose transport is full. Above
   ``high_water``, the fan-out also waits (at most ``max_wait`` seconds) until the
   drain tasks bring them under ``high_water / 2``.
 
-The caller must call :meth:`handed` after each fan-out, keep :attr:`queued` up to
-date (:meth:`queue`/:meth:`dequeue`), and ``await relieve()`` when
-:meth:`must_yield` says so.
+The caller must call :meth:`start` before and :meth:`handed` after each
+fan-out, keep :attr:`queued` up to date (:meth:`queue`/:meth:`dequeue`), and
+``await relieve()`` when :meth:`must_yield` says so.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class Pressure:
     """
 
     __slots__ = (
+        "_eager",
+        "_flushed_at",
         "_loop",
         "_reset_pending",
         "_since",
@@ -55,25 +59,34 @@ class Pressure:
         self.queued = 0
         self.waits = 0  # fan-outs that had to wait for slow subscribers' backlogs
         self._since = 0.0
+        self._flushed_at = float("-inf")
+        self._eager = False
         self._reset_pending = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiter: asyncio.Future[None] | None = None
 
-    def handed(self, nbytes: int) -> None:
-        """Count ``nbytes`` handed to sockets by one fan-out (written or queued)."""
+    def start(self) -> None:
+        """Call before a fan-out: the first one since the loop last ran starts the clock."""
         if not self._reset_pending:
             loop = self._loop
             if loop is None:
                 loop = self._loop = asyncio.get_running_loop()
-            self._since = loop.time()
+            now = self._since = loop.time()
+            self._eager = now - self._flushed_at >= self.max_delay
             self._reset_pending = True
             # Runs in the next loop iteration, with the connections' own flushes.
             loop.call_soon(self._flushed)
+
+    def handed(self, nbytes: int) -> None:
+        """Count ``nbytes`` handed to sockets by one fan-out (written or queued)."""
         self.unflushed += nbytes
 
     def _flushed(self) -> None:
         self.unflushed = 0
         self._reset_pending = False
+        loop = self._loop
+        if loop is not None:
+            self._flushed_at = loop.time()
 
     def must_yield(self) -> bool:
         """True when the fan-out must ``await relieve()`` before returning."""
@@ -81,7 +94,7 @@ class Pressure:
             return True
         if not self.unflushed:
             return False
-        if self.unflushed >= self.high_water:
+        if self.unflushed >= self.high_water or self._eager:
             return True
         loop = self._loop
         return loop is not None and loop.time() - self._since >= self.max_delay
