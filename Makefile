@@ -12,7 +12,7 @@ PORT ?= 8080
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,dev,speed,redis,browser,bench]'
+	$(PY) -m pip install -q -e '.[test,dev,speed,redis,browser,bench,metrics]'
 	touch $(STAMP)
 
 install: $(STAMP)

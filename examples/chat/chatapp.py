@@ -178,6 +178,20 @@ class ChatApp:
         self.pages = load_pages()
         self._ids = itertools.count(1)
         self._node = os.urandom(4).hex()
+        self._metrics: Any = None  # a prometheus_client registry once enable_metrics() ran
+
+    def enable_metrics(self, server: web.Server | None = None) -> None:
+        """Serve the hub's (and ``server``'s) figures for Prometheus on ``/metrics``.
+
+        Needs the ``metrics`` extra (prometheus-client); raises ImportError without it.
+        """
+        from prometheus_client import CollectorRegistry
+
+        from tidewire.hub.metrics import HubCollector
+
+        registry = CollectorRegistry()
+        registry.register(HubCollector(self.hub, server))
+        self._metrics = registry
 
     async def start(self) -> None:
         await self.hub.start()
@@ -189,6 +203,10 @@ class ChatApp:
         """The one handler: ``/ws`` is the chat socket, the rest the page."""
         if request.path == "/ws":
             return await self._chat(request)
+        if request.path == "/metrics" and self._metrics is not None:
+            from tidewire.hub.metrics import metrics_response
+
+            return metrics_response(self._metrics, request)
         page = self.pages.get(request.path)
         if page is None:
             raise web.HTTPNotFound(text="not found")

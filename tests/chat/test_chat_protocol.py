@@ -241,3 +241,25 @@ async def test_the_join_timeout_is_overall_not_per_attempt(
             await asyncio.wait_for(ws.recv(), 5)
         assert ws.close_code == 1008
         assert asyncio.get_running_loop().time() - started < 1.5
+
+
+async def test_metrics_on_request(serve: Any) -> None:
+    app = chatapp.ChatApp()
+    await app.start()
+    running = await serve(app.handle)
+    chat = ChatServer(app, running)
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(chat.url + "metrics") as response:
+                assert response.status == 404  # not enabled: just an unknown path
+            app.enable_metrics(running.server)
+            ws, _ = await join(chat, "ann")
+            async with session.get(chat.url + "metrics") as response:
+                assert response.status == 200
+                text = await response.text()
+            await ws.close()
+        assert "tidewire_hub_subscribers 1.0" in text
+        assert 'tidewire_hub_recoveries_total{result="served"} 0.0' in text
+        assert "tidewire_connections_open 2.0" in text  # the chat socket and this request
+    finally:
+        await app.close()
