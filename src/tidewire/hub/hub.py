@@ -20,77 +20,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..ws.messages import WSCloseCode, WSConnectionClosed
 from ..ws.prepared import PreparedMessage
 from .backend import Backend, MemoryBackend
 from .delivery import Counters, Delivery, DeliveryLimits, HubSocket
-from .history import HistoryOptions, HistorySlice, Position, Publication, Recovery
+from .fanout import Envelope, Fanout, HistoryRule
+from .history import Position, Publication, Recovery
 from .outbox import SlowPolicy
 from .pressure import Pressure
-from .recovery import Replays, json_envelope
+from .recovery import json_envelope
 from .registry import TopicChange, TopicRegistry
+from .values import HubStats, PresenceCallback, PresenceChange, compact_json
 
 __all__ = ["Envelope", "HistoryRule", "Hub", "HubStats", "PresenceCallback", "PresenceChange"]
 
-#: Turns a publication of a topic with history into the message its subscribers get.
-Envelope = Callable[[str, Publication], "str | bytes"]
-#: Which topics keep history: one :class:`HistoryOptions` for all, or a function of the topic.
-HistoryRule = HistoryOptions | Callable[[str], HistoryOptions | None]
-
 logger = logging.getLogger("tidewire.hub")
-
-
-@dataclass(frozen=True, slots=True)
-class PresenceChange:
-    """Names that appeared in (``joined``) or disappeared from (``left``) a topic's presence."""
-
-    topic: str
-    joined: tuple[str, ...] = ()
-    left: tuple[str, ...] = ()
-
-
-PresenceCallback = Callable[[PresenceChange], Awaitable[None]]
-
-
-def compact_json(value: Any) -> str:
-    """JSON without spaces, non-ASCII kept as is (the hub's default ``dumps``)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-@dataclass(frozen=True, slots=True)
-class HubStats:
-    """A snapshot of a hub's counters (this process only).
-
-    ``published``: :meth:`Hub.publish` calls; ``delivered``/``bytes_out``: frames
-    (and their bytes) handed to a transport; ``dropped``: frames
-    discarded by the slow-consumer policy (``drop_oldest``, or the backlog of a
-    subscriber closed by ``close``); ``closed``: subscribers closed by the
-    ``close`` policy; ``slow``: subscribers with a backlog right now, holding
-    ``queued_messages``/``queued_bytes`` (the frame being written included);
-    ``recoveries``/``recovery_failures``: subscriptions with ``since`` that got
-    every missed publication, or could not; ``publish_waits``: fan-outs that
-    waited for slow subscribers' backlogs to shrink.
-    """
-
-    published: int
-    delivered: int
-    bytes_out: int
-    dropped: int
-    closed: int
-    recoveries: int
-    recovery_failures: int
-    publish_waits: int
-    subscribers: int
-    topics: int
-    slow: int
-    queued_messages: int
-    queued_bytes: int
 
 
 class Hub:
@@ -162,13 +110,11 @@ class Hub:
             max_queue, max_queue_bytes, SlowPolicy(policy), int(close_code)
         )
         self._pressure = Pressure(publish_high_water, max_delay, publish_max_wait)
-        self._history = history
-        self._envelope = envelope
-        self._replays = Replays()
         self._on_presence = on_presence
         self._sweep_interval = sweep_interval
         self._dumps = dumps
         self._registry: TopicRegistry[Delivery] = TopicRegistry()
+        self._fanout = Fanout(self._registry, self._pressure, dumps, history, envelope)
         self._deliveries: dict[HubSocket, Delivery] = {}
         self._counters = Counters()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -214,7 +160,7 @@ class Hub:
         for delivery in list(self._deliveries.values()):
             delivery.stop()
         self._deliveries.clear()
-        self._registry = TopicRegistry()
+        self._registry = self._fanout.registry = TopicRegistry()
         for task in list(self._tasks):
             task.cancel()
         if started:
@@ -275,17 +221,20 @@ class Hub:
             async with delivery.membership:
                 if self._deliveries.get(ws) is not delivery:
                     continue  # removed while we waited: closed (raise) or unsubscribed (anew)
-                options = self._history_options(topic)
+                fanout = self._fanout
+                options = fanout.options(topic)
                 if options is None:
                     await self._subscribe(delivery, topic, member)
                     return None
-                self._replays.begin(topic, delivery)  # live publications wait from now on
+                fanout.replays.begin(topic, delivery)  # live publications wait from now on
                 try:
                     await self._subscribe(delivery, topic, member)
                 except BaseException:
-                    self._replays.end(topic, delivery)
+                    fanout.replays.end(topic, delivery)
                     raise
-                return await self._recover(delivery, topic, options, since, recent)
+                return await fanout.recover(
+                    self._backend, self._counters, delivery, topic, options, since, recent
+                )
 
     async def _subscribe(self, delivery: Delivery, topic: str, member: str | None) -> None:
         for change in self._registry.add(delivery, topic, member):
@@ -303,45 +252,6 @@ class Hub:
                     self._forget(delivery)
                 raise
             await self._apply(change)
-
-    async def _recover(
-        self,
-        delivery: Delivery,
-        topic: str,
-        options: HistoryOptions,
-        since: Position | None,
-        recent: int,
-    ) -> Recovery:
-        """Send the missed (or recent) publications, then those that arrived meanwhile."""
-        backend, replays = self._backend, self._replays
-        try:
-            if since is not None:
-                window = await backend.history(topic, since.offset, options.size)
-                recovery = replays.recovery(since, window)
-                if not recovery.recovered:
-                    # Never the publications after a gap: the recent ones, or none.
-                    window = (
-                        await backend.history(topic, None, min(recent, options.size))
-                        if recent > 0
-                        else HistorySlice(window.epoch, window.top, window.first)
-                    )
-            else:
-                window = await backend.history(topic, None, min(recent, options.size))
-                recovery = Recovery(False, window.position, reason=None)
-        except Exception:
-            logger.exception("reading the history of %r failed", topic)
-            window = None
-            recovery = Recovery(False, None, reason="unavailable")
-        after = since.offset if since is not None and recovery.recovered else -1
-        sent = replays.finish(topic, delivery, window, self._frame, after)
-        if since is not None:
-            if recovery.recovered:
-                self._counters.recoveries += 1
-            else:
-                self._counters.recovery_failures += 1
-        if recovery.recovered or window is None:
-            return recovery
-        return Recovery(False, window.position, replayed=sent, reason=recovery.reason)
 
     async def unsubscribe(self, ws: HubSocket, topic: str) -> None:
         """Stop sending ``topic`` to ``ws`` (and remove its presence entry there)."""
@@ -392,13 +302,7 @@ class Hub:
 
     def prepare(self, data: Any) -> PreparedMessage:
         """Frame ``data`` once: str as TEXT, bytes as BINARY, anything else as JSON TEXT."""
-        if isinstance(data, PreparedMessage):
-            return data
-        if isinstance(data, str):
-            return PreparedMessage.encode(data)
-        if isinstance(data, bytes | bytearray | memoryview):
-            return PreparedMessage.encode(bytes(data))
-        return PreparedMessage.encode(self._dumps(data))
+        return self._fanout.prepare(data)
 
     async def publish(self, topic: str, data: Any) -> Position | None:
         """Send ``data`` to every subscriber of ``topic``, framed once for all of them.
@@ -412,7 +316,7 @@ class Hub:
         JSON value (a str is sent as a JSON string) and the publication's
         :class:`Position` is returned; otherwise ``None``.
         """
-        options = self._history_options(topic)
+        options = self._fanout.options(topic)
         if options is not None:
             if isinstance(data, bytes | bytearray | memoryview | PreparedMessage):
                 raise TypeError("a topic with history takes JSON values, not bytes")
@@ -420,7 +324,7 @@ class Hub:
             await self.start()
             self._counters.published += 1
             return await self._backend.append(topic, text, options)
-        message = self.prepare(data)
+        message = self._fanout.prepare(data)
         await self.start()
         self._counters.published += 1
         await self._backend.publish(topic, message)
@@ -428,55 +332,12 @@ class Hub:
 
     async def history(self, topic: str, *, limit: int | None = None) -> list[Publication]:
         """The last ``limit`` (default: all) retained publications of ``topic``, oldest first."""
-        options = self._history_options(topic)
+        options = self._fanout.options(topic)
         if options is None:
             return []
         await self.start()
         count = options.size if limit is None else min(limit, options.size)
         return (await self._backend.history(topic, None, count)).publications
-
-    def _history_options(self, topic: str) -> HistoryOptions | None:
-        rule = self._history
-        if rule is None or isinstance(rule, HistoryOptions):
-            return rule
-        return rule(topic)
-
-    def _frame(self, topic: str, publication: Publication) -> PreparedMessage:
-        return self.prepare(self._envelope(topic, publication))
-
-    async def _deliver(self, topic: str, message: PreparedMessage) -> None:
-        subscribers = self._registry.subscribers(topic)
-        if not subscribers:
-            return
-        pressure = self._pressure
-        pressure.start()
-        for delivery in subscribers:
-            delivery.send(message)
-        pressure.handed(message.size * len(subscribers))
-        if pressure.must_yield():
-            await pressure.relieve()
-
-    async def _deliver_publication(self, topic: str, publication: Publication) -> None:
-        subscribers = self._registry.subscribers(topic)
-        if not subscribers:
-            return
-        message = self._frame(topic, publication)
-        pressure = self._pressure
-        pressure.start()
-        waiting = self._replays.waiting(topic)
-        if waiting is None:
-            for delivery in subscribers:
-                delivery.send(message)
-        else:
-            for delivery in subscribers:
-                held = waiting.get(delivery)
-                if held is None:
-                    delivery.send(message)
-                else:
-                    held.append((publication, message))
-        pressure.handed(message.size * len(subscribers))
-        if pressure.must_yield():
-            await pressure.relieve()
 
     # stats --------------------------------------------------------------------------
 
@@ -587,10 +448,10 @@ class _Sink:
         self._hub = hub
 
     async def deliver(self, topic: str, message: PreparedMessage) -> None:
-        await self._hub._deliver(topic, message)
+        await self._hub._fanout.deliver(topic, message)
 
     async def deliver_publication(self, topic: str, publication: Publication) -> None:
-        await self._hub._deliver_publication(topic, publication)
+        await self._hub._fanout.deliver_publication(topic, publication)
 
     def presence_lost(self, topic: str, members: list[str]) -> None:
         hub = self._hub
