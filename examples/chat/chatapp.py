@@ -33,13 +33,22 @@ from pathlib import Path
 from typing import Any
 
 from tidewire import web
-from tidewire.hub import HistoryOptions, Hub, Position, PresenceChange, Publication, RedisBackend
+from tidewire.hub import (
+    HistoryOptions,
+    Hub,
+    MemoryBackend,
+    Position,
+    PresenceChange,
+    Publication,
+    RedisBackend,
+)
 
 MAX_FRAME = 4096  # bytes of one client message (WebSocketResponse max_msg_size)
 MAX_TEXT = 500  # characters of a chat message
 MAX_NICK = 24  # characters of a nickname
 HISTORY = 50  # messages a page gets when it starts over
-KEPT = 500  # events (messages, joins, leaves) kept per room for recovery
+KEPT = 200  # events (messages, joins, leaves) kept per room for recovery
+MAX_ROOMS = 1000  # rooms whose history one process keeps (memory hub only)
 JOIN_TIMEOUT = 30.0  # seconds a new socket has to send its join
 HISTORY_TTL = 24 * 3600  # seconds a room's history outlives its last event
 ROOM_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
@@ -169,7 +178,7 @@ class ChatApp:
         if history_ttl < 1:
             raise ValueError("the history TTL must be at least one second")
         self.hub = Hub(
-            backend,
+            backend if backend is not None else MemoryBackend(history_topics=MAX_ROOMS),
             policy="close",
             on_presence=self._on_presence,
             history=HistoryOptions(KEPT, float(history_ttl)),

@@ -42,6 +42,18 @@ def test_a_topic_past_its_ttl_starts_a_new_epoch() -> None:
     assert again.position.offset == 1 and again.position.epoch != first.position.epoch
 
 
+def test_past_max_topics_the_least_recently_published_topic_loses_its_history() -> None:
+    history = MemoryHistory(max_topics=2)
+    options = HistoryOptions(size=5)
+    a = history.append("a", "1", options, now=0.0)
+    history.append("b", "1", options, now=0.0)
+    history.append("a", "2", options, now=0.0)  # "b" is now the least recently published
+    history.append("c", "1", options, now=0.0)
+    assert history.read("b", None, 5, now=0.0).epoch is None
+    assert history.read("a", None, 5, now=0.0).epoch == a.position.epoch
+    assert history.read("c", None, 5, now=0.0).top == 1
+
+
 @pytest.mark.parametrize(
     ("since", "window", "reason"),
     [

@@ -91,15 +91,15 @@ class Backend(Protocol):
 class MemoryBackend:
     """The default backend: one process, messages go straight to the local subscribers.
 
-    History lives in bounded rings in this process (see
-    :class:`~tidewire.hub.history.MemoryHistory`): a restart loses it, and the
-    next publications start a new epoch.
+    History lives in bounded rings in this process, for at most
+    ``history_topics`` topics (see :class:`~tidewire.hub.history.MemoryHistory`):
+    a restart loses it, and the next publications start a new epoch.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, history_topics: int = 10_000) -> None:
         self._sink: BackendSink | None = None
         self._presence = PresenceTable()
-        self._history = MemoryHistory()
+        self._history = MemoryHistory(history_topics)
 
     async def start(self, sink: BackendSink) -> None:
         self._sink = sink

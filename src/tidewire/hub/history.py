@@ -146,10 +146,15 @@ class MemoryHistory:
     The caller must pass a monotonic clock reading as ``now``, and call
     :meth:`expire` from time to time so that topics past their ``ttl`` free
     their memory (a read or an append also notices an expired topic). Memory is
-    bounded by ``size`` publications per topic with history.
+    bounded by ``size`` publications per topic and ``max_topics`` topics: past
+    that, the topic published to least recently loses its history (its next
+    publication starts a new epoch, so recovering from it fails cleanly).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_topics: int = 10_000) -> None:
+        if max_topics < 1:
+            raise ValueError("max_topics must be at least 1")
+        self.max_topics = max_topics
         self._rings: dict[str, _Ring] = {}
 
     def append(self, topic: str, data: str, options: HistoryOptions, now: float) -> Publication:
@@ -157,6 +162,9 @@ class MemoryHistory:
         ring = self._live(topic, now)
         if ring is None or ring.items.maxlen != options.size:
             ring = self._resize(topic, ring, options.size)
+        else:  # most recently published last: the first one is the one to evict
+            del self._rings[topic]
+            self._rings[topic] = ring
         ring.top += 1
         publication = Publication(Position(ring.epoch, ring.top), data)
         ring.items.append(publication)
@@ -198,6 +206,9 @@ class MemoryHistory:
         if ring is not None:  # same stream, same epoch: keep the newest items
             new.epoch, new.top = ring.epoch, ring.top
             new.items.extend(ring.items)
+            del self._rings[topic]
+        elif len(self._rings) >= self.max_topics:
+            del self._rings[next(iter(self._rings))]
         self._rings[topic] = new
         return new
 
