@@ -247,15 +247,27 @@ class BroadcastResult:
     note: str = ""
 
 
-def measure(impl: str, subscribers: int, rounds: int, uvloop: bool) -> list[BroadcastResult]:
+def measure(
+    impl: str, subscribers: int, rounds: int, uvloop: bool, max_delay: float | None = None
+) -> list[BroadcastResult]:
     """Start ``impl``'s server, run the client against it, stop the server."""
     port = free_port()
     command = [sys.executable, str(SERVER), "--impl", impl, "--port", str(port)]
     if uvloop:
         command.append("--uvloop")
-    server = subprocess.Popen(
-        command, stdout=subprocess.PIPE, text=True, preexec_fn=pinned(0), cwd=BENCH_DIR
-    )
+    if max_delay is not None and impl == "tidewire":
+        command += ["--max-delay", str(max_delay)]
+    log_dir = BENCH_DIR / "results" / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / f"broadcast-{impl}.log", "w") as log:  # the servers' stderr
+        server = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            preexec_fn=pinned(0),
+            cwd=BENCH_DIR,
+        )
     failed = [BroadcastResult(impl, count, size, status="failed") for count, size in BURSTS]
     try:
         assert server.stdout is not None
@@ -346,13 +358,17 @@ def print_table(results: list[BroadcastResult], subscribers: int) -> None:
 
 
 def run_all(
-    servers: tuple[str, ...] = IMPLS, subscribers: int = 1000, rounds: int = 5, uvloop: bool = False
+    servers: tuple[str, ...] = IMPLS,
+    subscribers: int = 1000,
+    rounds: int = 5,
+    uvloop: bool = False,
+    max_delay: float | None = None,
 ) -> list[BroadcastResult]:
     """Measure every server in ``servers``, in order; prints one line per server."""
     results: list[BroadcastResult] = []
     for impl in servers:
         print(f"  broadcast {impl}: {subscribers} subscribers ...", flush=True)
-        results += measure(impl, subscribers, rounds, uvloop)
+        results += measure(impl, subscribers, rounds, uvloop, max_delay)
     return results
 
 
@@ -371,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="2 rounds instead of 5")
     parser.add_argument("--uvloop", action="store_true", help="servers on uvloop")
+    parser.add_argument("--max-delay", type=float, help="tidewire's Hub(max_delay=...) (seconds)")
     parser.add_argument("--timeout", type=float, default=20.0, help=argparse.SUPPRESS)
     parser.add_argument("--output", default=str(BENCH_DIR / "results" / "broadcast.json"))
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
@@ -391,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"unknown server(s): {', '.join(unknown)}; known: {', '.join(IMPLS)}")
     rounds = 2 if ns.quick else max(1, ns.rounds)
-    results = run_all(servers, ns.subscribers, rounds, ns.uvloop)
+    results = run_all(servers, ns.subscribers, rounds, ns.uvloop, ns.max_delay)
     print_table(results, ns.subscribers)
     write_json(Path(ns.output), results, ns.subscribers)
     return 0 if all(r.status == "ok" for r in results) else 1

@@ -55,7 +55,8 @@ async def serve_tidewire(opts: ServerOptions, version: str) -> None:
     from tidewire import web
     from tidewire.hub import Hub
 
-    hub = Hub()
+    max_delay = opts.extra.get("max_delay")
+    hub = Hub() if max_delay is None else Hub(max_delay=float(max_delay))
 
     async def publish(message: str) -> None:
         await hub.publish("bench", message)
@@ -152,6 +153,7 @@ def main() -> None:
 
     def add(parser: Any) -> None:
         parser.add_argument("--impl", choices=sorted(IMPLS), default="tidewire")
+        parser.add_argument("--max-delay", type=float, help="tidewire: Hub(max_delay=...)")
 
     opts = parse_options(__doc__ or "", add)
     impl = str(opts.extra["impl"])

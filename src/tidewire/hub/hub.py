@@ -57,7 +57,7 @@ class Hub:
       transport's high-water mark, 64 KiB by default). Besides its backlog, a
       slow subscriber holds only what its WebSocket buffered before the pause
       (about 128 KiB).
-    - ``publish_high_water`` (1 MiB), ``max_delay`` (4 ms), ``publish_max_wait``
+    - ``publish_high_water`` (1 MiB), ``max_delay`` (5 ms), ``publish_max_wait``
       (50 ms): the fan-out of a publication lets the event loop write what it
       handed out once that reaches ``publish_high_water`` bytes, or once the
       oldest unwritten frame is ``max_delay`` seconds old, so a publisher that
@@ -98,7 +98,7 @@ class Hub:
         sweep_interval: float = 1.0,
         dumps: Callable[[Any], str] = compact_json,
         publish_high_water: int = 1024 * 1024,
-        max_delay: float = 0.004,
+        max_delay: float = 0.005,
         publish_max_wait: float = 0.05,
         history: HistoryRule | None = None,
         envelope: Envelope = json_envelope,
