@@ -55,6 +55,10 @@ async def test_big_backlogs_make_the_fan_out_wait_boundedly() -> None:
     await pressure.relieve()  # nobody drains: waits max_wait, then goes on
     assert 0.04 <= loop.time() - started < 1.0
     assert pressure.waits == 1
+    assert not pressure.must_yield()  # stuck for good: no more waits...
+    pressure.dequeue(1)  # ...until some outbox drains again
+    assert pressure.must_yield()
+    pressure.queue(1)
 
     async def drain() -> None:
         await asyncio.sleep(0.01)

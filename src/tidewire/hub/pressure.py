@@ -13,7 +13,10 @@ iteration. Two numbers decide when the fan-out must let the loop run:
   after one fan-out, the later ones in batches at most ``max_delay`` old.
 - ``queued``: bytes in the outboxes of subscribers whose transport is full. Above
   ``high_water``, the fan-out also waits (at most ``max_wait`` seconds) until the
-  drain tasks bring them under ``high_water / 2``.
+  drain tasks bring them under ``high_water / 2``. A wait that timed out with no
+  drain progress is not repeated until some outbox drains again: readers that
+  are stuck for good (their backlogs bounded by the slow-consumer policy) do
+  not slow every publication down.
 
 The caller must call :meth:`start` before and :meth:`handed` after each
 fan-out, keep :attr:`queued` up to date (:meth:`queue`/:meth:`dequeue`), and
@@ -40,6 +43,7 @@ class Pressure:
         "_loop",
         "_reset_pending",
         "_since",
+        "_stalled",
         "_waiter",
         "high_water",
         "max_delay",
@@ -61,6 +65,7 @@ class Pressure:
         self._since = 0.0
         self._flushed_at = float("-inf")
         self._eager = False
+        self._stalled = False
         self._reset_pending = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -90,7 +95,7 @@ class Pressure:
 
     def must_yield(self) -> bool:
         """True when the fan-out must ``await relieve()`` before returning."""
-        if self.queued >= self.high_water:
+        if self.queued >= self.high_water and not self._stalled:
             return True
         if not self.unflushed:
             return False
@@ -106,6 +111,7 @@ class Pressure:
     def dequeue(self, nbytes: int) -> None:
         """``nbytes`` left an outbox; wakes a waiting fan-out below half ``high_water``."""
         self.queued -= nbytes
+        self._stalled = False
         waiter = self._waiter
         if waiter is not None and self.queued < self.high_water // 2 and not waiter.done():
             waiter.set_result(None)
@@ -117,7 +123,7 @@ class Pressure:
         ``high_water`` bytes, up to ``max_wait`` seconds more.
         """
         await asyncio.sleep(0)
-        if self.queued < self.high_water or self.max_wait <= 0:
+        if self.queued < self.high_water or self.max_wait <= 0 or self._stalled:
             return
         loop = asyncio.get_running_loop()
         waiter = self._waiter
@@ -127,7 +133,7 @@ class Pressure:
         try:
             await asyncio.wait_for(asyncio.shield(waiter), self.max_wait)
         except asyncio.TimeoutError:
-            pass
+            self._stalled = True  # no drain brought it down: wait again only after one does
         finally:
             if self._waiter is waiter and waiter.done():
                 self._waiter = None
