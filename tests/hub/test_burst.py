@@ -228,3 +228,33 @@ async def test_the_first_frames_of_a_burst_leave_before_the_loop_ends(
     finally:
         reader.close()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_readers_stuck_for_good_do_not_slow_every_publication(
+    hub_server: HubServerFactory,
+) -> None:
+    """Eight stuck readers hold 8 x 256 KiB of backlog, above the 1 MiB high-water mark.
+
+    The fan-out waits for backlogs only while they drain: once a wait timed out
+    with no progress, publishing goes on at full speed (before: every one of the
+    2,000 publications would wait ``publish_max_wait``).
+    """
+    hub = Hub(publish_max_wait=0.05)
+    srv = await hub_server(hub)
+    (reader,) = await subscribe_readers(srv, 1)
+    stuck = [await stuck_socket(srv, "burst") for _ in range(8)]
+    await srv.wait_subscribers("burst", 9)
+    task = asyncio.create_task(reader.run())
+    try:
+        for data in payloads(2000, 1024):
+            await hub.publish("burst", data)
+        await wait_for(lambda: reader.received == 2000, timeout=30)
+        stats = hub.stats
+        assert reader.errors == []
+        assert stats.queued_bytes > 1024 * 1024 and stats.slow == 8
+        assert 1 <= stats.publish_waits <= 10
+    finally:
+        for sock in stuck:
+            sock.close()
+        reader.close()
+        await asyncio.gather(task, return_exceptions=True)
