@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -78,3 +79,18 @@ def test_limits_are_checked() -> None:
         Pressure(0, 0.01, 0.01)
     with pytest.raises(ValueError):
         Pressure(1, -1.0, 0.01)
+
+
+async def test_a_slow_flush_inside_a_burst_does_not_restart_it() -> None:
+    """The flushes a yield triggers may take longer than ``max_delay`` (1,000 sockets on a
+    busy machine): the next fan-out still belongs to the same burst, so it batches."""
+    pressure = Pressure(high_water=10**9, max_delay=0.01, max_wait=0.0)
+    pressure.start()
+    pressure.handed(1)
+    assert pressure.must_yield()  # first of a burst
+    loop = asyncio.get_running_loop()
+    loop.call_soon(time.sleep, 0.03)  # the connections' writes, after the reset
+    await pressure.relieve()
+    pressure.start()
+    pressure.handed(1)
+    assert not pressure.must_yield()  # batching, not eager again

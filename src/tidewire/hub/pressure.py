@@ -8,9 +8,10 @@ iteration. Two numbers decide when the fan-out must let the loop run:
 - ``unflushed``: bytes handed to sockets since the loop last ran. Above
   ``high_water``, or older than ``max_delay`` seconds, the fan-out yields once, so
   the connections write them (one ``send()`` per socket for the whole batch) and
-  readers in this process get to read. The first fan-out after a quiet spell
-  (no flush for ``max_delay``) yields at once: the first frames of a burst leave
-  after one fan-out, the later ones in batches at most ``max_delay`` old.
+  readers in this process get to read. The first fan-out of a burst yields at
+  once: the first frames leave after one fan-out, the later ones in batches at
+  most ``max_delay`` old. A burst starts when the publisher had let the loop
+  flush by itself (not through this rule) at least ``max_delay`` earlier.
 - ``queued``: bytes in the outboxes of subscribers whose transport is full. Above
   ``high_water``, the fan-out also waits (at most ``max_wait`` seconds) until the
   drain tasks bring them under ``high_water / 2``. A wait that timed out with no
@@ -41,6 +42,8 @@ class Pressure:
         "_eager",
         "_flushed_at",
         "_loop",
+        "_natural",
+        "_relieving",
         "_reset_pending",
         "_since",
         "_stalled",
@@ -65,6 +68,8 @@ class Pressure:
         self._since = 0.0
         self._flushed_at = float("-inf")
         self._eager = False
+        self._natural = True  # the last batch was flushed without relieve()
+        self._relieving = False
         self._stalled = False
         self._reset_pending = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -77,7 +82,7 @@ class Pressure:
             if loop is None:
                 loop = self._loop = asyncio.get_running_loop()
             now = self._since = loop.time()
-            self._eager = now - self._flushed_at >= self.max_delay
+            self._eager = self._natural and now - self._flushed_at >= self.max_delay
             self._reset_pending = True
             # Runs in the next loop iteration, with the connections' own flushes.
             loop.call_soon(self._flushed)
@@ -89,6 +94,7 @@ class Pressure:
     def _flushed(self) -> None:
         self.unflushed = 0
         self._reset_pending = False
+        self._natural = not self._relieving
         loop = self._loop
         if loop is not None:
             self._flushed_at = loop.time()
@@ -122,7 +128,11 @@ class Pressure:
         One loop iteration always; then, only while the outboxes hold at least
         ``high_water`` bytes, up to ``max_wait`` seconds more.
         """
-        await asyncio.sleep(0)
+        self._relieving = True
+        try:
+            await asyncio.sleep(0)
+        finally:
+            self._relieving = False
         if self.queued < self.high_water or self.max_wait <= 0 or self._stalled:
             return
         loop = asyncio.get_running_loop()
