@@ -57,12 +57,15 @@ class Hub:
       transport's high-water mark, 64 KiB by default). Besides its backlog, a
       slow subscriber holds only what its WebSocket buffered before the pause
       (about 128 KiB).
-    - ``publish_high_water`` (1 MiB), ``max_delay`` (5 ms), ``publish_max_wait``
+    - ``publish_high_water`` (1 MiB), ``max_delay`` (10 ms), ``publish_max_wait``
       (50 ms): the fan-out of a publication lets the event loop write what it
       handed out once that reaches ``publish_high_water`` bytes, or once the
       oldest unwritten frame is ``max_delay`` seconds old, so a publisher that
       never yields loses nothing and frames leave within about ``max_delay``
-      (plus one fan-out). While slow subscribers' backlogs hold more than
+      (plus one fan-out). The first fan-out of a burst lets it write at once,
+      so the first frames leave after one fan-out. A smaller ``max_delay``
+      means smaller batches: lower latency, more system calls per message.
+      While slow subscribers' backlogs hold more than
       ``publish_high_water`` bytes, it also waits up to ``publish_max_wait``
       seconds for them to shrink (see :class:`~tidewire.hub.pressure.Pressure`).
     - ``history``: :class:`HistoryOptions` (``size``, ``ttl``) for every topic, or
@@ -98,7 +101,7 @@ class Hub:
         sweep_interval: float = 1.0,
         dumps: Callable[[Any], str] = compact_json,
         publish_high_water: int = 1024 * 1024,
-        max_delay: float = 0.005,
+        max_delay: float = 0.01,
         publish_max_wait: float = 0.05,
         history: HistoryRule | None = None,
         envelope: Envelope = json_envelope,
