@@ -106,7 +106,9 @@ class Delivery:
     __slots__ = (
         "_counters",
         "_done",
+        "_drained",
         "_limits",
+        "_nudged",
         "_on_closed",
         "_outbox",
         "_pressure",
@@ -136,6 +138,8 @@ class Delivery:
         self._outbox: Outbox[PreparedMessage] | None = None
         self._task: asyncio.Task[None] | None = None
         self._sending: PreparedMessage | None = None  # popped, being written by the drain task
+        self._drained = 0  # messages the drain task wrote
+        self._nudged = -1  # self._drained when the publisher was last asked to yield
         self._done = False
 
     @property
@@ -186,6 +190,16 @@ class Delivery:
         if outbox is None:
             outbox = self._outbox = Outbox(limits.max_queue, limits.max_queue_bytes, limits.policy)
         before = outbox.nbytes
+        if self._nudged != self._drained and (
+            not before
+            or 2 * len(outbox) >= limits.max_queue
+            or 2 * before >= limits.max_queue_bytes
+        ):
+            # Backing up (first queued message), or half full while the peer still
+            # reads: the publisher lets the loop run, so the drain task and the peer
+            # get their turn. A reader stuck for good (no progress) asks only once.
+            self._nudged = self._drained
+            self._pressure.backing_up()
         result = outbox.push(message)
         self._pressure.queue(outbox.nbytes - before)
         self._counters.dropped += result.dropped
@@ -214,6 +228,8 @@ class Delivery:
                     self._sending = None
                 self._counters.delivered += 1  # only once the transport took it
                 self._counters.bytes_out += message.size
+                self._drained += 1
+                self._pressure.progress()
         except WSConnectionClosed:
             self._finish()
         finally:

@@ -57,17 +57,20 @@ class Hub:
       transport's high-water mark, 64 KiB by default). Besides its backlog, a
       slow subscriber holds only what its WebSocket buffered before the pause
       (about 128 KiB).
-    - ``publish_high_water`` (1 MiB), ``max_delay`` (10 ms), ``publish_max_wait``
+    - ``publish_high_water`` (4 MiB), ``max_delay`` (10 ms), ``publish_max_wait``
       (50 ms): the fan-out of a publication lets the event loop write what it
-      handed out once that reaches ``publish_high_water`` bytes, or once the
-      oldest unwritten frame is ``max_delay`` seconds old, so a publisher that
-      never yields loses nothing and frames leave within about ``max_delay``
-      (plus one fan-out). The first fan-out of a burst lets it write at once,
-      so the first frames leave after one fan-out. A smaller ``max_delay``
-      means smaller batches: lower latency, more system calls per message.
-      While slow subscribers' backlogs hold more than
-      ``publish_high_water`` bytes, it also waits up to ``publish_max_wait``
-      seconds for them to shrink (see :class:`~tidewire.hub.pressure.Pressure`).
+      handed out once that reaches ``publish_high_water`` bytes, once the
+      oldest unwritten frame is ``max_delay`` seconds old, or when a subscriber
+      that still reads is backing up, so a publisher that never yields loses
+      nothing and frames leave within about ``max_delay`` (plus one fan-out).
+      The first fan-out of a burst lets it write at once, so the first frames
+      leave after one fan-out. A smaller ``max_delay`` means smaller batches:
+      lower latency, more system calls per message. After letting the loop
+      write, it waits up to ``publish_max_wait`` seconds for a backing-up
+      subscriber's drain to progress, or for backlogs above
+      ``publish_high_water`` to shrink (never again for readers that made no
+      progress since; see :class:`~tidewire.hub.pressure.Pressure`). Transient
+      memory grows with ``publish_high_water``: the batches joined per socket.
     - ``history``: :class:`HistoryOptions` (``size``, ``ttl``) for every topic, or
       a function of the topic returning them (``None``: no history). Such
       topics give each publication a :class:`Position` and let
@@ -100,7 +103,7 @@ class Hub:
         on_presence: PresenceCallback | None = None,
         sweep_interval: float = 1.0,
         dumps: Callable[[Any], str] = compact_json,
-        publish_high_water: int = 1024 * 1024,
+        publish_high_water: int = 4 * 1024 * 1024,
         max_delay: float = 0.01,
         publish_max_wait: float = 0.05,
         history: HistoryRule | None = None,

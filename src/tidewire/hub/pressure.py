@@ -8,7 +8,9 @@ iteration. Two numbers decide when the fan-out must let the loop run:
 - ``unflushed``: bytes handed to sockets since the loop last ran. Above
   ``high_water``, or older than ``max_delay`` seconds, the fan-out yields once, so
   the connections write them (one ``send()`` per socket for the whole batch) and
-  readers in this process get to read. The first fan-out of a burst yields at
+  readers in this process get to read. So does a fan-out during which a
+  subscriber that still reads is backing up (see :meth:`Pressure.backing_up`).
+  The first fan-out of a burst yields at
   once: the first frames leave after one fan-out, the later ones in batches at
   most ``max_delay`` old. A burst starts when the publisher had let the loop
   flush by itself (not through this rule) at least ``max_delay`` earlier.
@@ -39,6 +41,7 @@ class Pressure:
     """
 
     __slots__ = (
+        "_backing_up",
         "_eager",
         "_flushed_at",
         "_loop",
@@ -48,6 +51,7 @@ class Pressure:
         "_since",
         "_stalled",
         "_waiter",
+        "_wake_on_progress",
         "high_water",
         "max_delay",
         "max_wait",
@@ -68,9 +72,11 @@ class Pressure:
         self._since = 0.0
         self._flushed_at = float("-inf")
         self._eager = False
+        self._backing_up = False
         self._natural = True  # the last batch was flushed without relieve()
         self._relieving = False
         self._stalled = False
+        self._wake_on_progress = False
         self._reset_pending = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -94,6 +100,7 @@ class Pressure:
     def _flushed(self) -> None:
         self.unflushed = 0
         self._reset_pending = False
+        self._backing_up = False
         self._natural = not self._relieving
         loop = self._loop
         if loop is not None:
@@ -105,7 +112,7 @@ class Pressure:
             return True
         if not self.unflushed:
             return False
-        if self.unflushed >= self.high_water or self._eager:
+        if self.unflushed >= self.high_water or self._eager or self._backing_up:
             return True
         loop = self._loop
         return loop is not None and loop.time() - self._since >= self.max_delay
@@ -113,6 +120,15 @@ class Pressure:
     def queue(self, nbytes: int) -> None:
         """``nbytes`` more (or, negative, fewer) in the slow subscribers' outboxes."""
         self.queued += nbytes
+
+    def backing_up(self) -> None:
+        """A subscriber is backing up: its transport paused (its outbox got its first
+        item), or its outbox is half full while its peer still reads.
+
+        The fan-out then lets the loop run at once, so that the peer's reads and
+        the drain task get their turn before the backlog fills up.
+        """
+        self._backing_up = True
 
     def dequeue(self, nbytes: int) -> None:
         """``nbytes`` left an outbox; wakes a waiting fan-out below half ``high_water``."""
@@ -122,19 +138,32 @@ class Pressure:
         if waiter is not None and self.queued < self.high_water // 2 and not waiter.done():
             waiter.set_result(None)
 
-    async def relieve(self) -> None:
-        """Let the loop write what was handed out; wait (bounded) for big backlogs.
+    def progress(self) -> None:
+        """A drain task wrote a message: its peer reads (wakes a fan-out waiting for that)."""
+        self._stalled = False
+        waiter = self._waiter
+        if waiter is not None and self._wake_on_progress and not waiter.done():
+            waiter.set_result(None)
 
-        One loop iteration always; then, only while the outboxes hold at least
-        ``high_water`` bytes, up to ``max_wait`` seconds more.
+    async def relieve(self) -> None:
+        """Let the loop write what was handed out; wait (bounded) for backlogs.
+
+        One loop iteration always; then, while the outboxes hold at least
+        ``high_water`` bytes (until they fall under half of it) or when a
+        subscriber is backing up (until a drain task wrote a message, see
+        :meth:`progress`), up to ``max_wait`` seconds more.
         """
+        nudged = self._backing_up
         self._relieving = True
         try:
             await asyncio.sleep(0)
         finally:
             self._relieving = False
-        if self.queued < self.high_water or self.max_wait <= 0 or self._stalled:
+        if self.max_wait <= 0 or self._stalled:
             return
+        if self.queued < self.high_water and not nudged:
+            return
+        self._wake_on_progress = nudged
         loop = asyncio.get_running_loop()
         waiter = self._waiter
         if waiter is None or waiter.done():
@@ -145,5 +174,6 @@ class Pressure:
         except asyncio.TimeoutError:
             self._stalled = True  # no drain brought it down: wait again only after one does
         finally:
+            self._wake_on_progress = False
             if self._waiter is waiter and waiter.done():
                 self._waiter = None
