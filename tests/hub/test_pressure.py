@@ -94,3 +94,20 @@ async def test_a_slow_flush_inside_a_burst_does_not_restart_it() -> None:
     pressure.start()
     pressure.handed(1)
     assert not pressure.must_yield()  # batching, not eager again
+
+
+async def test_a_backing_up_subscriber_makes_the_fan_out_wait_for_its_drain() -> None:
+    pressure = Pressure(high_water=10**9, max_delay=60.0, max_wait=5.0)
+    pressure.start()
+    pressure.handed(1)
+    await pressure.relieve()  # the first fan-out of the burst (eager)
+    pressure.start()
+    pressure.backing_up()  # a subscriber's transport paused during this fan-out
+    pressure.handed(1)
+    assert pressure.must_yield()
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.02, pressure.progress)  # its drain task wrote a message
+    started = loop.time()
+    await pressure.relieve()
+    assert 0.01 <= loop.time() - started < 2.5  # woken by the progress, not the timeout
+    assert pressure.waits == 1
