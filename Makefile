@@ -16,7 +16,7 @@ ENGINE_SOURCES := setup.py src/tidewire/ws/_frames_py.py src/tidewire/ws/_frames
 $(STAMP): pyproject.toml $(ENGINE_SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,dev,speed,redis,browser,bench]'
+	$(PY) -m pip install -q -e '.[test,dev,speed,redis,browser,bench,metrics]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -597,7 +597,7 @@ def parse_options(argv: list[str] | None = None) -> tuple[Options, argparse.Name
     """Command line -> Options."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     names = [s.name for s in SERVERS]
-    keys = [s.key for s in SCENARIOS]
+    keys = [s.key for s in SCENARIOS] + ["broadcast"]
     p.add_argument("--servers", default=",".join(names), help=f"comma list of {names}")
     p.add_argument("--scenarios", default=",".join(keys), help=f"comma list of {keys}")
     p.add_argument("--quick", action="store_true", help="short runs, no ceiling (~1 minute)")
@@ -618,7 +618,14 @@ def parse_options(argv: list[str] | None = None) -> tuple[Options, argparse.Name
         help="before each run, wait up to SECONDS for other processes to go idle",
     )
     p.add_argument("--output", default=str(RESULTS_DIR / "latest.json"), help="JSON output path")
+    p.add_argument(
+        "--no-broadcast", action="store_true", help="skip the broadcast scenario (broadcast.py)"
+    )
     ns = p.parse_args(argv)
+    # "broadcast" is bench/broadcast.py's scenario (servers of its own): run it after the rest.
+    wanted = [key.strip() for key in ns.scenarios.split(",")]
+    ns.broadcast = not ns.no_broadcast and "broadcast" in wanted
+    ns.scenarios = ",".join(key for key in wanted if key != "broadcast")
     servers = pick(SERVERS, ns.servers, lambda s: s.name, "server")
     if ns.quick or ns.no_ceiling:
         servers = [s for s in servers if not s.reference]
@@ -719,6 +726,13 @@ def main(argv: list[str] | None = None) -> int:
     output = Path(ns.output)
     write_json(output, meta, results, opts)
     print(f"\nWrote {output} ({meta['wall_s']} s total)")
+    if ns.broadcast:
+        import broadcast
+
+        print("Broadcast (bench/broadcast.py):")
+        found = broadcast.run_all(rounds=2 if opts.quick else 5, uvloop=opts.uvloop)
+        broadcast.print_table(found, 1000)
+        broadcast.write_json(RESULTS_DIR / "broadcast.json", found, 1000)
     return 0 if any(r.status == "ok" for r in results) else 1
 
 

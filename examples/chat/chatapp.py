@@ -2,12 +2,18 @@
 
 Protocol (JSON text messages):
 
-- client -> server: ``{"type": "join", "nick": "...", "room": "..."}`` first,
-  then ``{"type": "say", "text": "..."}``.
-- server -> client: ``welcome`` (history of the room's last 50 messages and who is
-  there), ``message``, ``join``/``leave`` (with the new member list), ``error``.
+- client -> server: ``{"type": "join", "nick": "...", "room": "...", "since":
+  {"epoch": "...", "offset": 12}}`` first (``since``: the last position the page
+  saw in that room, when it reconnects), then ``{"type": "say", "text": "..."}``.
+- server -> client: ``message`` and ``join``/``leave`` (with the new member
+  list), each with the ``epoch`` and ``offset`` of its place in the room's
+  history; ``welcome`` (who is there; ``recovered``: true when every missed
+  event was sent just before it, else ``history``, the room's last 50
+  messages, to start over from); ``error``.
 
-Rooms are hub topics ``chat:<room>``; nicknames are the hub's presence members.
+Rooms are hub topics ``chat:<room>`` with history (the hub numbers every event
+and recovers what a reconnecting page missed); nicknames are the hub's presence
+members.
 Limits are enforced here, not trusted from the page: frames above
 ``MAX_FRAME`` bytes close the socket with 1009, nicknames and texts are bounded,
 control characters are refused. The page shows every text with ``textContent``.
@@ -22,20 +28,29 @@ import os
 import re
 import time
 import unicodedata
-from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from tidewire import web
-from tidewire.hub import Hub, PresenceChange, RedisBackend
+from tidewire.hub import (
+    HistoryOptions,
+    Hub,
+    MemoryBackend,
+    Position,
+    PresenceChange,
+    Publication,
+    RedisBackend,
+)
 
 MAX_FRAME = 4096  # bytes of one client message (WebSocketResponse max_msg_size)
 MAX_TEXT = 500  # characters of a chat message
 MAX_NICK = 24  # characters of a nickname
-HISTORY = 50  # messages kept per room
+HISTORY = 50  # messages a page gets when it starts over
+KEPT = 200  # events (messages, joins, leaves) kept per room for recovery
+MAX_ROOMS = 1000  # rooms whose history one process keeps (memory hub only)
 JOIN_TIMEOUT = 30.0  # seconds a new socket has to send its join
-HISTORY_TTL = 24 * 3600  # seconds a room's Redis history outlives its last message
+HISTORY_TTL = 24 * 3600  # seconds a room's history outlives its last event
 ROOM_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -108,61 +123,28 @@ def parse(data: str, expected: str) -> dict[str, Any]:
     return message
 
 
-class History(Protocol):
-    """The last :data:`HISTORY` messages of each room."""
+def chat_envelope(topic: str, publication: Publication) -> str:
+    """An event as the page gets it: the published object plus its ``epoch`` and ``offset``.
 
-    async def add(self, room: str, item: dict[str, Any]) -> None: ...
-
-    async def recent(self, room: str) -> list[dict[str, Any]]: ...
-
-
-class MemoryHistory:
-    """History in this process (at most ``max_rooms`` rooms, least recently used dropped)."""
-
-    def __init__(self, max_rooms: int = 1000) -> None:
-        self._rooms: OrderedDict[str, deque[dict[str, Any]]] = OrderedDict()
-        self._max_rooms = max_rooms
-
-    async def add(self, room: str, item: dict[str, Any]) -> None:
-        log = self._rooms.get(room)
-        if log is None:
-            log = self._rooms[room] = deque(maxlen=HISTORY)
-            if len(self._rooms) > self._max_rooms:
-                self._rooms.popitem(last=False)
-        self._rooms.move_to_end(room)
-        log.append(item)
-
-    async def recent(self, room: str) -> list[dict[str, Any]]:
-        return list(self._rooms.get(room, ()))
-
-
-class RedisHistory:
-    """History in a Redis list per room (``{prefix}:history:{room}``), shared by all workers.
-
-    A room's list expires ``ttl`` seconds after its last message: rooms are named
-    by clients, so their number must not grow Redis forever.
+    Every event of a chat room is a JSON object, so its position is spliced in
+    front of its fields (no parsing, once per event and process).
     """
+    position = publication.position
+    head = f'{{"epoch":{json.dumps(position.epoch)},"offset":{position.offset}'
+    body = publication.data[1:]
+    return head + ("," + body if body != "}" else "}")
 
-    def __init__(self, backend: RedisBackend, prefix: str, ttl: int = HISTORY_TTL) -> None:
-        if ttl < 1:
-            raise ValueError("the history TTL must be at least one second")
-        self._backend = backend
-        self._prefix = prefix
-        self._ttl = ttl
 
-    def _key(self, room: str) -> str:
-        return f"{self._prefix}:history:{room}"
-
-    async def add(self, room: str, item: dict[str, Any]) -> None:
-        pipe = self._backend.client.pipeline(transaction=False)
-        pipe.lpush(self._key(room), json.dumps(item))
-        pipe.ltrim(self._key(room), 0, HISTORY - 1)
-        pipe.expire(self._key(room), self._ttl)
-        await pipe.execute()
-
-    async def recent(self, room: str) -> list[dict[str, Any]]:
-        raw = await self._backend.client.lrange(self._key(room), 0, HISTORY - 1)
-        return [json.loads(item) for item in reversed(raw)]
+def parse_since(value: Any) -> Position | None:
+    """The position a reconnecting page sent (``None`` when absent or malformed)."""
+    if not isinstance(value, dict):
+        return None
+    epoch, offset = value.get("epoch"), value.get("offset")
+    if not isinstance(epoch, str) or not 0 < len(epoch) <= 64:
+        return None
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        return None
+    return Position(epoch, offset)
 
 
 @dataclass(frozen=True)
@@ -190,19 +172,34 @@ class ChatApp:
     """
 
     def __init__(
-        self,
-        backend: RedisBackend | None = None,
-        *,
-        prefix: str = "tidewire-chat",
-        history_ttl: int = HISTORY_TTL,
+        self, backend: RedisBackend | None = None, *, history_ttl: int = HISTORY_TTL
     ) -> None:
-        self.hub = Hub(backend, policy="close", on_presence=self._on_presence)
-        self.history: History = (
-            RedisHistory(backend, prefix, history_ttl) if backend is not None else MemoryHistory()
+        if history_ttl < 1:
+            raise ValueError("the history TTL must be at least one second")
+        self.hub = Hub(
+            backend if backend is not None else MemoryBackend(history_topics=MAX_ROOMS),
+            policy="close",
+            on_presence=self._on_presence,
+            history=HistoryOptions(KEPT, float(history_ttl)),
+            envelope=chat_envelope,
         )
         self.pages = load_pages()
         self._ids = itertools.count(1)
         self._node = os.urandom(4).hex()
+        self._metrics: Any = None  # a prometheus_client registry once enable_metrics() ran
+
+    def enable_metrics(self, server: web.Server | None = None) -> None:
+        """Serve the hub's (and ``server``'s) figures for Prometheus on ``/metrics``.
+
+        Needs the ``metrics`` extra (prometheus-client); raises ImportError without it.
+        """
+        from prometheus_client import CollectorRegistry
+
+        from tidewire.hub.metrics import HubCollector
+
+        registry = CollectorRegistry()
+        registry.register(HubCollector(self.hub, server))
+        self._metrics = registry
 
     async def start(self) -> None:
         await self.hub.start()
@@ -214,6 +211,10 @@ class ChatApp:
         """The one handler: ``/ws`` is the chat socket, the rest the page."""
         if request.path == "/ws":
             return await self._chat(request)
+        if request.path == "/metrics" and self._metrics is not None:
+            from tidewire.hub.metrics import metrics_response
+
+            return metrics_response(self._metrics, request)
         page = self.pages.get(request.path)
         if page is None:
             raise web.HTTPNotFound(text="not found")
@@ -254,13 +255,22 @@ class ChatApp:
                 continue
             break
         topic = f"chat:{room}"
-        # Subscribe first, then read the history: a message published in between
-        # arrives twice at worst (the page drops it by id), never zero times.
-        await self.hub.subscribe(ws, topic, member=nick)
-        history = await self.history.recent(room)
+        # With a position, the events the page missed are sent first (before the
+        # welcome), then the live ones. Without one, or when they are no longer
+        # kept, the page starts over from the history below; an event published
+        # in between arrives twice at worst (the page drops it by offset).
+        since = parse_since(request.get("since"))
+        recovery = await self.hub.subscribe(ws, topic, member=nick, since=since)
+        recovered = recovery is not None and recovery.recovered
+        history: list[Any] = []
+        if not recovered:
+            events = [json.loads(chat_envelope(topic, p)) for p in await self.hub.history(topic)]
+            history = [event for event in events if event.get("type") == "message"][-HISTORY:]
         members = await self.hub.members(topic)
-        welcome = {"type": "welcome", "nick": nick, "room": room, "members": members}
-        await ws.send_json({**welcome, "history": history, "limit": MAX_TEXT})
+        welcome: dict[str, Any] = {"type": "welcome", "nick": nick, "room": room}
+        welcome["members"] = members
+        welcome.update(recovered=recovered, history=history, limit=MAX_TEXT)
+        await ws.send_json(welcome)
         return nick, room
 
     async def _converse(self, ws: web.WebSocketResponse, nick: str, room: str) -> None:
@@ -279,7 +289,6 @@ class ChatApp:
                 "text": text,
                 "ts": now_ms(),
             }
-            await self.history.add(room, item)
             await self.hub.publish(f"chat:{room}", item)
 
     async def _on_presence(self, change: PresenceChange) -> None:

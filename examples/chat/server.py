@@ -49,7 +49,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         default=24 * 3600,
         metavar="SECONDS",
-        help="with --redis: a room's history expires this long after its last message (1 day)",
+        help="a room's history expires this long after its last event (1 day)",
+    )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="serve Prometheus metrics on /metrics (needs prometheus-client)",
     )
     parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
@@ -68,9 +73,12 @@ async def serve(args: argparse.Namespace) -> None:
     backend = None
     if args.redis:
         backend = RedisBackend(args.redis, prefix=args.prefix, presence_ttl=args.presence_ttl)
-    app = ChatApp(backend, prefix=args.prefix, history_ttl=args.history_ttl)
+    app = ChatApp(backend, history_ttl=args.history_ttl)
     await app.start()
-    runner = web.ServerRunner(web.Server(app.handle), shutdown_timeout=5.0)
+    server = web.Server(app.handle)
+    if args.metrics:
+        app.enable_metrics(server)
+    runner = web.ServerRunner(server, shutdown_timeout=5.0)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port, reuse_port=args.reuse_port or None)
     stop = asyncio.Event()

@@ -2,11 +2,14 @@
 
 Two pages, two nicknames: messages typed in one appear in the other, presence
 updates on both, HTML in a message stays text, a dropped socket reconnects by
-itself. With UPDATE_SCREENSHOT=1 it refreshes the README's screenshot (docs/chat.png).
+itself, and a page that was away gets the messages it missed, once and in order.
+With UPDATE_SCREENSHOT=1 it refreshes the README's screenshot (docs/chat.png).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 from collections.abc import AsyncIterator
@@ -74,10 +77,10 @@ class Visitor:
             self.problems.append(f"console error: {message.text}")
 
     @classmethod
-    async def open(cls, browser: Browser, chat: ChatServer) -> Visitor:
+    async def open(cls, browser: Browser, chat: ChatServer, url: str | None = None) -> Visitor:
         context = await browser.new_context(viewport={"width": 1024, "height": 640})
         visitor = cls(await context.new_page())
-        await visitor.page.goto(chat.url)
+        await visitor.page.goto(url or chat.url)
         return visitor
 
     async def join(self, nick: str, room: str = "lobby") -> None:
@@ -189,3 +192,93 @@ async def test_joining_twice_quickly_keeps_one_socket(browser: Browser, chat: Ch
     assert hub.subscriber_count("chat:lobby") == 0
     assert await hub.members("chat:lobby") == []
     assert ada.problems == [], ada.problems
+
+
+class CuttableProxy:
+    """A TCP proxy in front of the chat server: :meth:`cut` drops every connection
+    through it, and while ``refusing`` new ones are closed at once (the page's
+    network is gone), so the page stays away until ``refusing`` is cleared."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.refusing = False
+        self.port = 0
+        self._links: list[asyncio.StreamWriter] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.refusing:
+            writer.transport.abort()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._links += [writer, up_writer]
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.create_task(self._pipe(source, sink))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        sink.transport.abort()
+
+    def cut(self) -> None:
+        for writer in self._links:
+            writer.transport.abort()
+        self._links.clear()
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def test_a_page_that_was_away_gets_what_it_missed_once_in_order(
+    browser: Browser, chat: ChatServer
+) -> None:
+    proxy = CuttableProxy(chat.running.port)
+    await proxy.start()
+    try:
+        ada = await Visitor.open(browser, chat, f"http://127.0.0.1:{proxy.port}/")
+        await ada.join("ada", "harbour")
+        grace = await Visitor.open(browser, chat)
+        await grace.join("grace", "harbour")
+        await grace.say("before")
+        await expect(ada.messages()).to_have_text(["before"])
+
+        proxy.refusing = True
+        proxy.cut()  # ada's socket drops, and ada cannot come back yet
+        await expect(ada.page.locator("#status")).to_have_attribute(
+            "data-state", re.compile("offline|connecting")
+        )
+        missed = [f"missed {n}" for n in range(10)]
+        for text in missed:  # published from another page while ada is away
+            await grace.say(text)
+        await expect(grace.messages()).to_have_count(11)
+        recoveries = chat.app.hub.stats.recoveries
+
+        proxy.refusing = False  # ada's page reconnects by itself, with its last position
+        await expect(ada.page.locator("#status")).to_have_attribute(
+            "data-state", "online", timeout=20_000
+        )
+        await expect(ada.messages()).to_have_text(["before", *missed])
+        await expect(ada.page.locator("#log .notice.recovered")).to_have_count(1)
+        assert chat.app.hub.stats.recoveries == recoveries + 1
+        await grace.say("after")
+        await expect(ada.messages()).to_have_text(["before", *missed, "after"])
+        # Chromium logs each refused reconnect (the proxy's doing); nothing else went wrong.
+        assert [p for p in ada.problems if "WebSocket connection to" not in p] == []
+        assert grace.problems == []
+    finally:
+        await proxy.close()

@@ -185,9 +185,7 @@ async def test_deeply_nested_json_is_an_error_not_a_crash(
 
 async def test_redis_history_expires(chat_redis: RedisServer, serve: Any) -> None:
     prefix = f"test-{uuid.uuid4().hex[:10]}"
-    app = chatapp.ChatApp(
-        RedisBackend(chat_redis.url, prefix=prefix), prefix=prefix, history_ttl=120
-    )
+    app = chatapp.ChatApp(RedisBackend(chat_redis.url, prefix=prefix), history_ttl=120)
     await app.start()
     running = await serve(app.handle)
     admin = aioredis.Redis.from_url(chat_redis.url)
@@ -196,13 +194,54 @@ async def test_redis_history_expires(chat_redis: RedisServer, serve: Any) -> Non
         ws, _ = await join(chat, "ann", room="kept")
         await ws.send(json.dumps({"type": "say", "text": "hello"}))
         await next_event(ws, "message")
-        key = f"{prefix}:history:kept"
-        assert await admin.llen(key) == 1
+        key = f"{prefix}:stream:chat:kept"  # the hub's history: ann's join, then her message
+        assert await admin.xlen(key) == 2
         assert 0 < await admin.ttl(key) <= 120
+        assert 0 < await admin.ttl(f"{prefix}:meta:chat:kept") <= 120
         await ws.close()
     finally:
         await app.close()
         await admin.aclose()
+
+
+async def test_a_reconnecting_client_gets_the_events_it_missed(chat: ChatServer) -> None:
+    ann, _ = await join(chat, "ann", room="dock")
+    bob, _ = await join(chat, "bob", room="dock")
+    await bob.send(json.dumps({"type": "say", "text": "first"}))
+    seen = await next_event(ann, "message")
+    since = {"epoch": seen["epoch"], "offset": seen["offset"]}
+    await ann.close()
+    await next_event(bob, "leave")
+    for n in range(3):
+        await bob.send(json.dumps({"type": "say", "text": f"while away {n}"}))
+    for _ in range(3):
+        await next_event(bob, "message")
+    ann = await websockets.connect(chat.ws_url)
+    await ann.send(json.dumps({"type": "join", "nick": "ann", "room": "dock", "since": since}))
+    events = []
+    while not events or events[-1]["type"] != "welcome":
+        events.append(json.loads(await asyncio.wait_for(ann.recv(), 5)))
+    kinds = [(e["type"], e.get("nick"), e.get("text")) for e in events]
+    assert kinds == [
+        ("leave", "ann", None),
+        ("message", "bob", "while away 0"),
+        ("message", "bob", "while away 1"),
+        ("message", "bob", "while away 2"),
+        ("join", "ann", None),
+        ("welcome", "ann", None),
+    ]
+    first = since["offset"] + 1
+    assert [e["offset"] for e in events[:-1]] == list(range(first, first + 5))
+    assert events[-1]["recovered"] is True and events[-1]["history"] == []
+    # A position from another epoch (a restarted server) starts over from the history.
+    stale = {"epoch": "0" * 12, "offset": since["offset"]}
+    cid = await websockets.connect(chat.ws_url)
+    await cid.send(json.dumps({"type": "join", "nick": "cid", "room": "dock", "since": stale}))
+    welcome = await next_event(cid, "welcome")
+    assert welcome["recovered"] is False
+    assert [m["text"] for m in welcome["history"]][-3:] == [f"while away {n}" for n in range(3)]
+    for ws in (ann, bob, cid):
+        await ws.close()
 
 
 async def test_the_join_timeout_is_overall_not_per_attempt(
@@ -219,3 +258,25 @@ async def test_the_join_timeout_is_overall_not_per_attempt(
             await asyncio.wait_for(ws.recv(), 5)
         assert ws.close_code == 1008
         assert asyncio.get_running_loop().time() - started < 1.5
+
+
+async def test_metrics_on_request(serve: Any) -> None:
+    app = chatapp.ChatApp()
+    await app.start()
+    running = await serve(app.handle)
+    chat = ChatServer(app, running)
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(chat.url + "metrics") as response:
+                assert response.status == 404  # not enabled: just an unknown path
+            app.enable_metrics(running.server)
+            ws, _ = await join(chat, "ann")
+            async with session.get(chat.url + "metrics") as response:
+                assert response.status == 200
+                text = await response.text()
+            await ws.close()
+        assert "tidewire_hub_subscribers 1.0" in text
+        assert 'tidewire_hub_recoveries_total{result="served"} 0.0' in text
+        assert "tidewire_connections_open 2.0" in text  # the chat socket and this request
+    finally:
+        await app.close()

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 import redis
 
 from tidewire import web
-from tidewire.hub import Hub
+from tidewire.hub import Hub, Position, Recovery
 
 
 @dataclass
@@ -101,3 +103,69 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 HubServerFactory = Callable[..., Awaitable[HubServer]]
+
+
+@dataclass
+class RecoveryServer:
+    """A tidewire server whose ``/ws`` subscribes with recovery (see :func:`serve_recovery`).
+
+    Query parameters: ``topic``, ``epoch`` and ``offset`` (the client's last
+    position, both or neither), ``recent``. Each subscribe's :class:`Recovery`
+    is appended to ``results``.
+    """
+
+    hub: Hub
+    host: str = ""
+    port: int = 0
+    results: list[Recovery | None] = field(default_factory=list)
+
+    def url(self, topic: str, since: Position | None = None, recent: int = 0) -> str:
+        query = f"topic={topic}&recent={recent}"
+        if since is not None:
+            query += f"&epoch={since.epoch}&offset={since.offset}"
+        return f"ws://{self.host}:{self.port}/ws?{query}"
+
+
+async def serve_recovery(serve: Any, hub: Hub) -> RecoveryServer:
+    """Serve ``hub`` with a handler that subscribes each socket with ``since``/``recent``."""
+    state = RecoveryServer(hub)
+
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        query = request.query
+        since = None
+        if "epoch" in query:
+            since = Position(query["epoch"], int(query["offset"]))
+        try:
+            result = await hub.subscribe(
+                ws, query["topic"], since=since, recent=int(query.get("recent", "0"))
+            )
+            state.results.append(result)
+            async for _ in ws:
+                pass
+        finally:
+            await hub.disconnect(ws)
+        return ws
+
+    running = await serve(handler)
+    state.host, state.port = running.host, running.port
+    return state
+
+
+@dataclass
+class Envelope:
+    """One message of a topic with history, as a client sees it."""
+
+    epoch: str
+    offset: int
+    data: Any
+
+    @property
+    def position(self) -> Position:
+        return Position(self.epoch, self.offset)
+
+
+def envelope(raw: str | bytes) -> Envelope:
+    message = json.loads(raw)
+    return Envelope(message["epoch"], message["offset"], message["data"])

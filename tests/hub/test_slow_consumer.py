@@ -30,7 +30,6 @@ PAYLOAD = 1000  # bytes per message: 10 MB offered to each subscriber
 WINDOW = 64
 CHECK = 16
 FAST = 3
-WRITE_LIMIT = 64 * 1024
 MAX_QUEUE = 256
 MAX_QUEUE_BYTES = 128 * 1024
 
@@ -89,7 +88,6 @@ async def publish_10k(hub_server: HubServerFactory, policy: SlowPolicy, *, trace
     """Publish the messages, pacing on the fast readers; ``trace`` measures with tracemalloc."""
     hub = Hub(
         policy=policy,
-        write_limit=WRITE_LIMIT,
         max_queue=MAX_QUEUE,
         max_queue_bytes=MAX_QUEUE_BYTES,
         sweep_interval=0.05,

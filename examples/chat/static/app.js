@@ -15,7 +15,7 @@
     timer: null,
     welcomed: false, // the current socket got its welcome (history) already
     pending: [],     // events that arrived before the welcome
-    seen: new Set(), // message ids shown (history and live may overlap)
+    positions: {},   // room -> {epoch, offset} of the last event shown there
   };
 
   function el(tag, className, text) {
@@ -57,7 +57,9 @@
     state.pending = [];
     ws.addEventListener("open", () => {
       if (state.ws !== ws) return;
-      ws.send(JSON.stringify({ type: "join", nick: state.nick, room: state.room }));
+      // With the last position seen in this room, the server sends what we missed.
+      const since = state.positions[state.room] || null;
+      ws.send(JSON.stringify({ type: "join", nick: state.nick, room: state.room, since }));
     });
     ws.addEventListener("message", (event) => {
       if (state.ws !== ws) return; // a replaced socket's last words
@@ -118,11 +120,17 @@
     document.title = `#${message.room} · tidewire chat`;
     setStatus("online", "Connected");
     const log = $("log");
-    log.replaceChildren();
-    state.seen.clear();
-    for (const item of message.history) render(item, true);
-    if (message.history.length === 0) {
-      log.append(el("li", "notice", `Welcome to #${message.room}. Say hello!`));
+    if (message.recovered) {
+      // Everything missed came just before this welcome (in pending), in order.
+      if (state.pending.length) log.append(el("li", "notice recovered", "Reconnected: caught up."));
+    } else {
+      // Starting over: the room's recent history replaces what was shown.
+      log.replaceChildren();
+      delete state.positions[message.room];
+      for (const item of message.history) render(item, true);
+      if (message.history.length === 0) {
+        log.append(el("li", "notice", `Welcome to #${message.room}. Say hello!`));
+      }
     }
     const pending = state.pending;
     state.pending = [];
@@ -140,11 +148,20 @@
     showView("join");
   }
 
+  // True the first time an event of the room's stream is seen: history, recovered and
+  // live events overlap at their seams, and each must be shown once.
+  function isNew(message) {
+    if (typeof message.offset !== "number" || typeof message.epoch !== "string") return true;
+    const last = state.positions[state.room];
+    if (last && last.epoch === message.epoch && message.offset <= last.offset) return false;
+    state.positions[state.room] = { epoch: message.epoch, offset: message.offset };
+    return true;
+  }
+
   function render(message, fromHistory = false) {
     const stick = isAtBottom();
+    if (message.type !== "error" && !isNew(message)) return;
     if (message.type === "message") {
-      if (state.seen.has(message.id)) return;
-      state.seen.add(message.id);
       $("log").append(messageItem(message, fromHistory));
     } else if (message.type === "join" || message.type === "leave") {
       const verb = message.type === "join" ? "joined" : "left";
@@ -211,6 +228,7 @@
     state.wanted = true;
     state.attempt = 0;
     $("log").replaceChildren();
+    delete state.positions[room]; // a new visit starts from the room's history
     showMembers([]);
     connect();
   });

@@ -7,9 +7,11 @@ keeps the presence entries. The hub calls it; it calls the hub back through a
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 from ..ws.prepared import PreparedMessage
+from .history import HistoryOptions, HistorySlice, MemoryHistory, Position, Publication
 from .registry import PresenceTable
 
 __all__ = ["Backend", "BackendSink", "MemoryBackend"]
@@ -20,6 +22,12 @@ class BackendSink(Protocol):
 
     async def deliver(self, topic: str, message: PreparedMessage) -> None:
         """Write ``message`` to this process' subscribers of ``topic``."""
+
+    async def deliver_publication(self, topic: str, publication: Publication) -> None:
+        """Write ``publication`` (of a topic with history) to this process' subscribers.
+
+        Must be called in offset order for each topic.
+        """
 
     def presence_lost(self, topic: str, members: list[str]) -> None:
         """``members`` left ``topic`` because the process holding them died
@@ -51,6 +59,16 @@ class Backend(Protocol):
     async def publish(self, topic: str, message: PreparedMessage) -> None:
         """Send ``message`` to every process watching ``topic`` (this one included)."""
 
+    async def append(self, topic: str, data: str, options: HistoryOptions) -> Position:
+        """Store ``data`` as ``topic``'s next publication and send it, as one atomic step.
+
+        Every process receives the publications of a topic in offset order.
+        """
+
+    async def history(self, topic: str, after: int | None, limit: int) -> HistorySlice:
+        """Read ``topic``'s history at one instant: at most ``limit`` publications
+        after offset ``after``, or (``after`` None) the last ``limit`` ones."""
+
     async def watch(self, topic: str) -> None:
         """Receive ``topic``: when this returns, later publications reach this process.
 
@@ -71,11 +89,17 @@ class Backend(Protocol):
 
 
 class MemoryBackend:
-    """The default backend: one process, messages go straight to the local subscribers."""
+    """The default backend: one process, messages go straight to the local subscribers.
 
-    def __init__(self) -> None:
+    History lives in bounded rings in this process, for at most
+    ``history_topics`` topics (see :class:`~tidewire.hub.history.MemoryHistory`):
+    a restart loses it, and the next publications start a new epoch.
+    """
+
+    def __init__(self, *, history_topics: int = 10_000) -> None:
         self._sink: BackendSink | None = None
         self._presence = PresenceTable()
+        self._history = MemoryHistory(history_topics)
 
     async def start(self, sink: BackendSink) -> None:
         self._sink = sink
@@ -83,10 +107,24 @@ class MemoryBackend:
     async def close(self) -> None:
         self._sink = None
         self._presence = PresenceTable()
+        self._history.clear()
 
     async def publish(self, topic: str, message: PreparedMessage) -> None:
         if self._sink is not None:
             await self._sink.deliver(topic, message)
+
+    async def append(self, topic: str, data: str, options: HistoryOptions) -> Position:
+        publication = self._history.append(topic, data, options, time.monotonic())
+        if self._sink is not None:
+            await self._sink.deliver_publication(topic, publication)
+        return publication.position
+
+    async def history(self, topic: str, after: int | None, limit: int) -> HistorySlice:
+        return self._history.read(topic, after, limit, time.monotonic())
+
+    def expire_history(self) -> None:
+        """Free the rings of topics whose history ``ttl`` passed (the hub's sweeper calls it)."""
+        self._history.expire(time.monotonic())
 
     async def watch(self, topic: str) -> None:
         return None

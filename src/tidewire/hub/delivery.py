@@ -1,11 +1,17 @@
 """Writing a hub's messages to one WebSocket without letting it slow the others.
 
-A subscriber that keeps up gets each frame written to its transport at once, by
-the publishing coroutine itself: no task, no queue. A subscriber whose transport
-buffer is filling up gets an :class:`~tidewire.hub.outbox.Outbox` and one drain
-task that writes the queued frames as the peer reads them; when the outbox is
-full the hub's :class:`~tidewire.hub.outbox.SlowPolicy` applies. Once the backlog
-is written the task ends and the subscriber is fast again.
+A subscriber that keeps up gets each frame handed to its WebSocket at once, by
+the publishing coroutine itself: no task, no queue. "Keeps up" means what it
+says: the peer takes the bytes its transport was given, i.e. the transport has
+not paused writing (its buffer is under its high-water mark). Bytes merely
+coalesced by the WebSocket layer within one loop iteration do not count against
+a subscriber: bounding those is the publisher's job
+(:class:`~tidewire.hub.pressure.Pressure`).
+
+A subscriber whose transport paused gets an :class:`~tidewire.hub.outbox.Outbox`
+and one drain task that writes the queued frames as the peer reads them; when
+the outbox is full the hub's :class:`~tidewire.hub.outbox.SlowPolicy` applies.
+Once the backlog is written the task ends and the subscriber is fast again.
 
 Memory per subscriber is therefore bounded, whatever the publishing rate: the
 outbox limits, plus what the WebSocket layer holds before it pauses writing (the
@@ -23,6 +29,7 @@ from typing import Any, Protocol
 from ..ws.messages import WSCloseCode, WSConnectionClosed
 from ..ws.prepared import PreparedMessage
 from .outbox import Outbox, SlowPolicy
+from .pressure import Pressure
 
 __all__ = ["Counters", "Delivery", "DeliveryLimits", "HubSocket"]
 
@@ -53,15 +60,8 @@ class HubSocket(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class DeliveryLimits:
-    """Per-subscriber limits, shared by every subscriber of a hub.
+    """Per-subscriber limits, shared by every subscriber of a hub."""
 
-    ``write_limit`` must not exceed the transport's write high-water mark (64 KiB
-    for plain TCP and 512 KiB for TLS, in asyncio and uvloop alike; tidewire keeps
-    the defaults): what the fast path queues with ``send_prepared_nowait`` then stays
-    within what the transport takes without pausing.
-    """
-
-    write_limit: int
     max_queue: int
     max_queue_bytes: int
     policy: SlowPolicy
@@ -71,13 +71,24 @@ class DeliveryLimits:
 class Counters:
     """What a hub did, counted since it was made."""
 
-    __slots__ = ("closed", "delivered", "dropped", "published")
+    __slots__ = (
+        "bytes_out",
+        "closed",
+        "delivered",
+        "dropped",
+        "published",
+        "recoveries",
+        "recovery_failures",
+    )
 
     def __init__(self) -> None:
         self.published = 0
         self.delivered = 0
+        self.bytes_out = 0
         self.dropped = 0
         self.closed = 0
+        self.recoveries = 0
+        self.recovery_failures = 0
 
 
 class Delivery:
@@ -95,9 +106,12 @@ class Delivery:
     __slots__ = (
         "_counters",
         "_done",
+        "_drained",
         "_limits",
+        "_nudged",
         "_on_closed",
         "_outbox",
+        "_pressure",
         "_sending",
         "_spawn",
         "_task",
@@ -110,6 +124,7 @@ class Delivery:
         ws: HubSocket,
         limits: DeliveryLimits,
         counters: Counters,
+        pressure: Pressure,
         on_closed: Callable[[Delivery], None],
         spawn: Callable[[Coroutine[Any, Any, Any]], None],
     ) -> None:
@@ -117,11 +132,14 @@ class Delivery:
         self.membership = asyncio.Lock()
         self._limits = limits
         self._counters = counters
+        self._pressure = pressure
         self._on_closed = on_closed
         self._spawn = spawn
         self._outbox: Outbox[PreparedMessage] | None = None
         self._task: asyncio.Task[None] | None = None
         self._sending: PreparedMessage | None = None  # popped, being written by the drain task
+        self._drained = 0  # messages the drain task wrote
+        self._nudged = -1  # self._drained when the publisher was last asked to yield
         self._done = False
 
     @property
@@ -143,32 +161,26 @@ class Delivery:
         return (messages + 1, size + sending.size) if sending is not None else (messages, size)
 
     def send(self, message: PreparedMessage) -> None:
-        """Write ``message`` now if the socket keeps up, else queue it (never waits).
+        """Hand ``message`` to the socket now if it keeps up, else queue it (never waits).
 
-        A message larger than ``write_limit`` (or ``max_queue_bytes``) is written
-        at once to a socket with nothing buffered, or queued alone in an empty
-        outbox: a big message reaches every subscriber that keeps up.
+        Keeping up: no backlog, and a transport that has not paused writing. Any
+        message, however large, reaches every subscriber that keeps up.
         """
         if self._done:
             return
         ws = self.ws
-        if ws.closed:
-            self._finish()
-            return
-        buffered = ws.write_buffer_size
-        if (
-            self._task is None
-            and not ws.writing_paused
-            and (buffered == 0 or buffered + message.size <= self._limits.write_limit)
-        ):
-            # The socket keeps up (no backlog, room in its buffer, or an empty buffer
-            # whatever the message's size): write now, with no task and no queue.
+        if self._task is None and not ws.writing_paused:
             try:
                 ws.send_prepared_nowait(message)
             except WSConnectionClosed:
                 self._finish()
                 return
-            self._counters.delivered += 1
+            counters = self._counters
+            counters.delivered += 1
+            counters.bytes_out += message.size
+            return
+        if ws.closed:
+            self._finish()
             return
         self._enqueue(message)
 
@@ -177,7 +189,19 @@ class Delivery:
         outbox = self._outbox
         if outbox is None:
             outbox = self._outbox = Outbox(limits.max_queue, limits.max_queue_bytes, limits.policy)
+        before = outbox.nbytes
+        if self._nudged != self._drained and (
+            not before
+            or 2 * len(outbox) >= limits.max_queue
+            or 2 * before >= limits.max_queue_bytes
+        ):
+            # Backing up (first queued message), or half full while the peer still
+            # reads: the publisher lets the loop run, so the drain task and the peer
+            # get their turn. A reader stuck for good (no progress) asks only once.
+            self._nudged = self._drained
+            self._pressure.backing_up()
         result = outbox.push(message)
+        self._pressure.queue(outbox.nbytes - before)
         self._counters.dropped += result.dropped
         if result.must_close:
             self._close_slow()
@@ -193,6 +217,7 @@ class Delivery:
                 message = outbox.pop()
                 if message is None:
                     break
+                self._pressure.dequeue(message.size)
                 if self.ws.closed:
                     self._finish()
                     break
@@ -202,6 +227,9 @@ class Delivery:
                 finally:
                     self._sending = None
                 self._counters.delivered += 1  # only once the transport took it
+                self._counters.bytes_out += message.size
+                self._drained += 1
+                self._pressure.progress()
         except WSConnectionClosed:
             self._finish()
         finally:
@@ -224,8 +252,10 @@ class Delivery:
 
     def stop(self) -> None:
         """Discard the backlog and stop the drain task (the socket left the hub)."""
-        if self._outbox is not None:
-            self._outbox.clear()
+        outbox = self._outbox
+        if outbox is not None:
+            self._pressure.dequeue(outbox.nbytes)
+            outbox.clear()
         task = self._task
         self._task = None
         if task is not None and task is not asyncio.current_task():

@@ -20,62 +20,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..ws.messages import WSCloseCode, WSConnectionClosed
 from ..ws.prepared import PreparedMessage
 from .backend import Backend, MemoryBackend
 from .delivery import Counters, Delivery, DeliveryLimits, HubSocket
+from .fanout import Envelope, Fanout, HistoryRule
+from .history import Position, Publication, Recovery
 from .outbox import SlowPolicy
+from .pressure import Pressure
+from .recovery import json_envelope
 from .registry import TopicChange, TopicRegistry
+from .values import HubStats, PresenceCallback, PresenceChange, compact_json
 
-__all__ = ["Hub", "HubStats", "PresenceCallback", "PresenceChange"]
+__all__ = ["Envelope", "HistoryRule", "Hub", "HubStats", "PresenceCallback", "PresenceChange"]
 
 logger = logging.getLogger("tidewire.hub")
-
-
-@dataclass(frozen=True, slots=True)
-class PresenceChange:
-    """Names that appeared in (``joined``) or disappeared from (``left``) a topic's presence."""
-
-    topic: str
-    joined: tuple[str, ...] = ()
-    left: tuple[str, ...] = ()
-
-
-PresenceCallback = Callable[[PresenceChange], Awaitable[None]]
-
-
-def compact_json(value: Any) -> str:
-    """JSON without spaces, non-ASCII kept as is (the hub's default ``dumps``)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-@dataclass(frozen=True, slots=True)
-class HubStats:
-    """A snapshot of a hub's counters (this process only).
-
-    ``published``: :meth:`Hub.publish` calls; ``delivered``: frames handed to a
-    transport (counted once the transport took them); ``dropped``: frames
-    discarded by the slow-consumer policy (``drop_oldest``, or the backlog of a
-    subscriber closed by ``close``); ``closed``: subscribers closed by the
-    ``close`` policy; ``slow``: subscribers with a backlog right now, holding
-    ``queued_messages``/``queued_bytes`` (the frame being written included).
-    """
-
-    published: int
-    delivered: int
-    dropped: int
-    closed: int
-    subscribers: int
-    topics: int
-    slow: int
-    queued_messages: int
-    queued_bytes: int
 
 
 class Hub:
@@ -88,13 +51,34 @@ class Hub:
     - ``policy``: what happens to a subscriber whose backlog is full:
       ``"drop_oldest"`` (default) or ``"close"`` (closed with ``close_code``,
       1013 "try again later" by default; 1008 is the other usual choice).
-    - ``write_limit``: bytes in a subscriber's transport buffer above which its
-      messages are queued instead of written (64 KiB; must not exceed the
-      transport's high-water mark, 64 KiB by default). A larger message is
-      written at once to a subscriber with an empty buffer and no backlog.
     - ``max_queue``/``max_queue_bytes``: the backlog of one slow subscriber
-      (256 messages, 256 KiB). Beyond that backlog, a subscriber only holds what
-      its WebSocket buffers before writing pauses (about 128 KiB).
+      (256 messages, 256 KiB). A subscriber is slow when its transport paused
+      writing: the peer did not take the bytes already handed to it (the
+      transport's high-water mark, 64 KiB by default). Besides its backlog, a
+      slow subscriber holds only what its WebSocket buffered before the pause
+      (about 128 KiB).
+    - ``publish_high_water`` (4 MiB), ``max_delay`` (10 ms), ``publish_max_wait``
+      (50 ms): the fan-out of a publication lets the event loop write what it
+      handed out once that reaches ``publish_high_water`` bytes, once the
+      oldest unwritten frame is ``max_delay`` seconds old, or when a subscriber
+      that still reads is backing up, so a publisher that never yields loses
+      nothing and frames leave within about ``max_delay`` (plus one fan-out).
+      The first fan-out of a burst lets it write at once, so the first frames
+      leave after one fan-out. A smaller ``max_delay`` means smaller batches:
+      lower latency, more system calls per message. After letting the loop
+      write, it waits up to ``publish_max_wait`` seconds for a backing-up
+      subscriber's drain to progress, or for backlogs above
+      ``publish_high_water`` to shrink (never again for readers that made no
+      progress since; see :class:`~tidewire.hub.pressure.Pressure`). Transient
+      memory grows with ``publish_high_water``: the batches joined per socket.
+    - ``history``: :class:`HistoryOptions` (``size``, ``ttl``) for every topic, or
+      a function of the topic returning them (``None``: no history). Such
+      topics give each publication a :class:`Position` and let
+      :meth:`subscribe` recover what a client missed. Their publications must
+      be JSON values (str included, sent as JSON strings), not bytes.
+    - ``envelope``: ``envelope(topic, publication) -> str | bytes``, the message
+      subscribers of a topic with history get; the default is the JSON text
+      ``{"topic":..,"epoch":..,"offset":..,"data":<the published value>}``.
     - ``on_presence``: ``async def on_presence(change)``, called with each
       :class:`PresenceChange` (subscribe/unsubscribe with a member name, a closed
       socket's cleanup, another process' death noticed by the Redis backend).
@@ -113,24 +97,30 @@ class Hub:
         backend: Backend | None = None,
         *,
         policy: SlowPolicy | str = SlowPolicy.DROP_OLDEST,
-        write_limit: int = 64 * 1024,
         max_queue: int = 256,
         max_queue_bytes: int = 256 * 1024,
         close_code: int = WSCloseCode.TRY_AGAIN_LATER,
         on_presence: PresenceCallback | None = None,
         sweep_interval: float = 1.0,
         dumps: Callable[[Any], str] = compact_json,
+        publish_high_water: int = 4 * 1024 * 1024,
+        max_delay: float = 0.01,
+        publish_max_wait: float = 0.05,
+        history: HistoryRule | None = None,
+        envelope: Envelope = json_envelope,
     ) -> None:
-        if write_limit < 1 or max_queue < 1 or max_queue_bytes < 1:
-            raise ValueError("write_limit, max_queue and max_queue_bytes must be positive")
+        if max_queue < 1 or max_queue_bytes < 1:
+            raise ValueError("max_queue and max_queue_bytes must be positive")
         self._backend: Backend = backend if backend is not None else MemoryBackend()
         self._limits = DeliveryLimits(
-            write_limit, max_queue, max_queue_bytes, SlowPolicy(policy), int(close_code)
+            max_queue, max_queue_bytes, SlowPolicy(policy), int(close_code)
         )
+        self._pressure = Pressure(publish_high_water, max_delay, publish_max_wait)
         self._on_presence = on_presence
         self._sweep_interval = sweep_interval
         self._dumps = dumps
         self._registry: TopicRegistry[Delivery] = TopicRegistry()
+        self._fanout = Fanout(self._registry, self._pressure, dumps, history, envelope)
         self._deliveries: dict[HubSocket, Delivery] = {}
         self._counters = Counters()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -176,7 +166,7 @@ class Hub:
         for delivery in list(self._deliveries.values()):
             delivery.stop()
         self._deliveries.clear()
-        self._registry = TopicRegistry()
+        self._registry = self._fanout.registry = TopicRegistry()
         for task in list(self._tasks):
             task.cancel()
         if started:
@@ -191,7 +181,15 @@ class Hub:
 
     # subscriptions ------------------------------------------------------------------
 
-    async def subscribe(self, ws: HubSocket, topic: str, *, member: str | None = None) -> None:
+    async def subscribe(
+        self,
+        ws: HubSocket,
+        topic: str,
+        *,
+        member: str | None = None,
+        since: Position | None = None,
+        recent: int = 0,
+    ) -> Recovery | None:
         """Send ``topic``'s messages to ``ws``; with ``member``, count it in presence.
 
         When this returns, every later publication of ``topic`` (from any process)
@@ -200,6 +198,14 @@ class Hub:
         and the backend's error if it cannot watch the topic (nothing is then
         subscribed). Changes of one socket's subscriptions (subscribe, unsubscribe,
         its removal once closed) run one at a time, in call order.
+
+        For a topic with history it returns a :class:`Recovery` (``None``
+        otherwise). With ``since`` (the last position the client saw) the
+        publications it missed are sent first, in order, then the live ones, with
+        no gap and no duplicate even while others publish; when that is
+        impossible, ``recovered`` is False and the application must reload its
+        state. With ``recent``, when there is no ``since`` or recovery failed, the
+        last ``recent`` retained publications are sent before the live ones.
         """
         if not ws.prepared:
             raise RuntimeError("prepare() the WebSocket before subscribing it")
@@ -210,14 +216,31 @@ class Hub:
             delivery = self._deliveries.get(ws)
             if delivery is None:
                 delivery = Delivery(
-                    ws, self._limits, self._counters, self._on_delivery_closed, self._spawn
+                    ws,
+                    self._limits,
+                    self._counters,
+                    self._pressure,
+                    self._on_delivery_closed,
+                    self._spawn,
                 )
                 self._deliveries[ws] = delivery
             async with delivery.membership:
                 if self._deliveries.get(ws) is not delivery:
                     continue  # removed while we waited: closed (raise) or unsubscribed (anew)
-                await self._subscribe(delivery, topic, member)
-                return
+                fanout = self._fanout
+                options = fanout.options(topic)
+                if options is None:
+                    await self._subscribe(delivery, topic, member)
+                    return None
+                fanout.replays.begin(topic, delivery)  # live publications wait from now on
+                try:
+                    await self._subscribe(delivery, topic, member)
+                except BaseException:
+                    fanout.replays.end(topic, delivery)
+                    raise
+                return await fanout.recover(
+                    self._backend, self._counters, delivery, topic, options, since, recent
+                )
 
     async def _subscribe(self, delivery: Delivery, topic: str, member: str | None) -> None:
         for change in self._registry.add(delivery, topic, member):
@@ -285,29 +308,42 @@ class Hub:
 
     def prepare(self, data: Any) -> PreparedMessage:
         """Frame ``data`` once: str as TEXT, bytes as BINARY, anything else as JSON TEXT."""
-        if isinstance(data, PreparedMessage):
-            return data
-        if isinstance(data, str):
-            return PreparedMessage.encode(data)
-        if isinstance(data, bytes | bytearray | memoryview):
-            return PreparedMessage.encode(bytes(data))
-        return PreparedMessage.encode(self._dumps(data))
+        return self._fanout.prepare(data)
 
-    async def publish(self, topic: str, data: Any) -> None:
+    async def publish(self, topic: str, data: Any) -> Position | None:
         """Send ``data`` to every subscriber of ``topic``, framed once for all of them.
 
-        It never waits for a slow subscriber: one that cannot keep up gets a
-        backlog and then the hub's policy. With the memory backend the frames are
-        written (or queued) when this returns.
+        It never waits for one slow subscriber: one that cannot keep up gets a
+        backlog and then the hub's policy. It lets the event loop run when the
+        hub has handed out ``publish_high_water`` bytes or held a frame for
+        ``max_delay`` (see the class doc), so a tight publishing loop loses
+        nothing. With the memory backend the frames are handed to the sockets (or
+        queued) when this returns. For a topic with history, ``data`` must be a
+        JSON value (a str is sent as a JSON string) and the publication's
+        :class:`Position` is returned; otherwise ``None``.
         """
-        message = self.prepare(data)
+        options = self._fanout.options(topic)
+        if options is not None:
+            if isinstance(data, bytes | bytearray | memoryview | PreparedMessage):
+                raise TypeError("a topic with history takes JSON values, not bytes")
+            text = self._dumps(data)
+            await self.start()
+            self._counters.published += 1
+            return await self._backend.append(topic, text, options)
+        message = self._fanout.prepare(data)
         await self.start()
         self._counters.published += 1
         await self._backend.publish(topic, message)
+        return None
 
-    async def _deliver(self, topic: str, message: PreparedMessage) -> None:
-        for delivery in self._registry.subscribers(topic):
-            delivery.send(message)
+    async def history(self, topic: str, *, limit: int | None = None) -> list[Publication]:
+        """The last ``limit`` (default: all) retained publications of ``topic``, oldest first."""
+        options = self._fanout.options(topic)
+        if options is None:
+            return []
+        await self.start()
+        count = options.size if limit is None else min(limit, options.size)
+        return (await self._backend.history(topic, None, count)).publications
 
     # stats --------------------------------------------------------------------------
 
@@ -325,8 +361,12 @@ class Hub:
         return HubStats(
             published=counters.published,
             delivered=counters.delivered,
+            bytes_out=counters.bytes_out,
             dropped=counters.dropped,
             closed=counters.closed,
+            recoveries=counters.recoveries,
+            recovery_failures=counters.recovery_failures,
+            publish_waits=self._pressure.waits,
             subscribers=len(self._registry),
             topics=len(self._registry.topics()),
             slow=slow,
@@ -395,6 +435,8 @@ class Hub:
         """Remove subscribers whose socket closed (a handler may never call disconnect)."""
         while True:
             await asyncio.sleep(self._sweep_interval)
+            if isinstance(self._backend, MemoryBackend):
+                self._backend.expire_history()
             for delivery in list(self._deliveries.values()):
                 if delivery.done:
                     try:
@@ -412,7 +454,10 @@ class _Sink:
         self._hub = hub
 
     async def deliver(self, topic: str, message: PreparedMessage) -> None:
-        await self._hub._deliver(topic, message)
+        await self._hub._fanout.deliver(topic, message)
+
+    async def deliver_publication(self, topic: str, publication: Publication) -> None:
+        await self._hub._fanout.deliver_publication(topic, publication)
 
     def presence_lost(self, topic: str, members: list[str]) -> None:
         hub = self._hub

@@ -10,6 +10,11 @@ what was published until it has reconnected. The backend notices a broken or
 silent pub/sub connection itself (a PING unanswered within ``ping_timeout``),
 reconnects it, and redis-py's connect callback then subscribes again to the
 watched channels.
+
+Topics with history are kept in Redis Streams (see
+:mod:`tidewire.hub.redis_history`): numbering, storing and publishing a
+publication is one atomic script, so every process receives a topic's
+publications in offset order.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..ws.prepared import PreparedMessage
 from .backend import BackendSink
+from .history import HistoryOptions, HistorySlice, Position, Publication
+from .redis_history import PUBLICATION_VERSION, RedisStreams, unpack_publication
 from .redis_layout import (
     JOIN_SCRIPT,
     LEAVE_SCRIPT,
@@ -42,6 +49,7 @@ __all__ = ["RedisBackend"]
 logger = logging.getLogger("tidewire.hub.redis")
 
 _MAX_RETRY_DELAY = 5.0
+_PUBLICATION_BYTE = bytes([PUBLICATION_VERSION])
 
 
 class RedisBackend:
@@ -92,6 +100,7 @@ class RedisBackend:
         self._client: Redis | None = client
         self._own_client = client is None
         self.layout = RedisLayout(prefix)
+        self.streams = RedisStreams(prefix)
         self.presence_ttl = presence_ttl
         self._ttl_ms = max(1, round(presence_ttl * 1000))
         self._interval = heartbeat if heartbeat is not None else presence_ttl / 3
@@ -138,6 +147,7 @@ class RedisBackend:
         self._sink = sink
         self._join_script = client.register_script(JOIN_SCRIPT)
         self._leave_script = client.register_script(LEAVE_SCRIPT)
+        self.streams.register(client)
         pubsub = client.pubsub()
         try:
             await pubsub.connect()  # type: ignore[no-untyped-call]
@@ -181,6 +191,12 @@ class RedisBackend:
 
     async def publish(self, topic: str, message: PreparedMessage) -> None:
         await self.client.publish(self.layout.channel(topic), pack_frame(message.frame))
+
+    async def append(self, topic: str, data: str, options: HistoryOptions) -> Position:
+        return await self.streams.append(topic, self.layout.channel(topic), data, options)
+
+    async def history(self, topic: str, after: int | None, limit: int) -> HistorySlice:
+        return await self.streams.read(self.client, topic, after, limit)
 
     async def watch(self, topic: str) -> None:
         async with self._watch_lock:  # FIFO: ordered with unwatch calls
@@ -262,6 +278,17 @@ class RedisBackend:
         kind, channel = message["type"], message["channel"]
         if kind == "message":
             topic = self.layout.topic_of(channel)
+            data = message["data"]
+            if data[:1] == _PUBLICATION_BYTE:
+                try:
+                    epoch, offset, text = unpack_publication(data)
+                except ValueError:
+                    logger.warning("ignoring a malformed publication on %r", channel)
+                    return
+                if topic is not None and self._sink is not None:
+                    publication = Publication(Position(epoch, offset), text)
+                    await self._sink.deliver_publication(topic, publication)
+                return
             try:
                 frame = unpack_frame(message["data"])
             except ValueError:
