@@ -123,7 +123,13 @@ def test_two_keys_are_refused() -> None:
     assert status_of("GET", headers(("Sec-WebSocket-Key", RFC_KEY))) == 400
 
 
-@pytest.mark.parametrize("version", ["8", "12", "14", "13, 8", "abc"])
+@pytest.mark.parametrize("version", ["13", "8", "7", " 8 "])
+def test_versions_13_8_and_7_are_accepted_as_aiohttp_does(version: str) -> None:
+    hdrs = headers(("Sec-WebSocket-Version", version), drop=("Sec-WebSocket-Version",))
+    assert check_upgrade_request("GET", (1, 1), hdrs) == RFC_KEY
+
+
+@pytest.mark.parametrize("version", ["6", "12", "14", "13, 8", "abc"])
 def test_other_versions_get_426_with_version_13(version: str) -> None:
     hdrs = headers(("Sec-WebSocket-Version", version), drop=("Sec-WebSocket-Version",))
     with pytest.raises(HandshakeError) as info:

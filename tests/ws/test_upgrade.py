@@ -129,7 +129,7 @@ async def test_missing_connection_upgrade_is_400(serve) -> None:
     await refused(serve, upgrade_request(connection="keep-alive"), 400)
 
 
-@pytest.mark.parametrize("version", ["8", "7", "14"])
+@pytest.mark.parametrize("version", ["6", "12", "14"])
 async def test_other_version_is_426_with_version_13(serve, version: str) -> None:
     response = await refused(serve, upgrade_request(version=version), 426)
     assert header_block(response).get("sec-websocket-version") == "13"

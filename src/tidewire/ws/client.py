@@ -32,7 +32,7 @@ from .client_handshake import ClientHandshake, parse_ws_url
 from .client_open import ClientOptions, open_client
 from .connection import WebSocketConnection
 from .deflate import DeflateOptions
-from .endpoint import WebSocketEndpoint
+from .endpoint import DecodeText, WebSocketEndpoint
 from .messages import WSCloseCode
 from .reconnect import Backoff, should_retry
 
@@ -41,7 +41,7 @@ __all__ = ["ClientWebSocket", "Connect", "connect"]
 logger = logging.getLogger("tidewire.ws.client")
 
 
-class ClientWebSocket(WebSocketEndpoint):
+class ClientWebSocket(WebSocketEndpoint[DecodeText]):
     """An open client WebSocket (what :func:`connect` gives).
 
     It has ``WebSocketResponse``'s message API (``receive``, ``receive_str``,
@@ -57,8 +57,10 @@ class ClientWebSocket(WebSocketEndpoint):
         compressed: bool,
         headers: Mapping[str, str],
         receive_timeout: float | None,
+        decode_text: bool = True,
     ) -> None:
         self._conn = connection
+        self._decode_text = decode_text
         self._ws_protocol = subprotocol
         self._compressed = compressed
         self._receive_timeout = receive_timeout
@@ -71,16 +73,18 @@ class ClientWebSocket(WebSocketEndpoint):
         """True once :meth:`close` was called (a reconnecting loop then stops)."""
         return self._closed_by_application
 
-    async def close(self, *, code: int = WSCloseCode.OK, message: bytes | str = b"") -> bool:
+    async def close(
+        self, *, code: int = WSCloseCode.OK, message: bytes | str = b"", drain: bool = True
+    ) -> bool:
         """Close with ``code``; waits for the server's Close, then for it to end TCP.
 
         Each wait is bounded by ``close_timeout``. Returns True if this call
-        closed the connection.
+        closed the connection. ``drain`` is as in :meth:`WebSocketEndpoint.close`.
         """
         self._closed_by_application = True
-        return await super().close(code=code, message=message)
+        return await super().close(code=code, message=message, drain=drain)
 
-    async def __aenter__(self) -> ClientWebSocket:
+    async def __aenter__(self) -> ClientWebSocket[DecodeText]:
         return self
 
     async def __aexit__(
@@ -108,6 +112,7 @@ class Connect:
         compress: bool | int,
         ssl: ssl_module.SSLContext | bool | None,
         receive_timeout: float | None,
+        decode_text: bool,
         reconnect: bool,
         backoff: Backoff,
         options: ClientOptions,
@@ -119,6 +124,7 @@ class Connect:
         self._compress = compress
         self._ssl = ssl
         self._receive_timeout = receive_timeout
+        self._decode_text = decode_text
         self._reconnect = reconnect
         self._backoff = backoff
         self._options = options
@@ -146,6 +152,7 @@ class Connect:
             compressed=result.deflate is not None,
             headers=result.headers,
             receive_timeout=self._receive_timeout,
+            decode_text=self._decode_text,
         )
 
     def __await__(self) -> Generator[Any, None, ClientWebSocket]:
@@ -227,6 +234,7 @@ def connect(
     autoping: bool = True,
     autoclose: bool = True,
     receive_timeout: float | None = None,
+    decode_text: bool = True,
     ssl: ssl_module.SSLContext | bool | None = None,
     open_timeout: float | None = 10.0,
     close_timeout: float = 10.0,
@@ -250,7 +258,8 @@ def connect(
     - ``max_queue``: bytes received but not read before reading pauses (1 MiB).
     - ``heartbeat``: send a ping every this many seconds and drop a server
       silent for half of it (close code 1006).
-    - ``autoping``, ``autoclose``, ``receive_timeout``: as for ``WebSocketResponse``.
+    - ``autoping``, ``autoclose``, ``receive_timeout``, ``decode_text``: as for
+      ``WebSocketResponse`` (``decode_text=False``: TEXT data as bytes).
     - ``ssl``: for ``wss://``, ``None``/``True`` verifies against the system's
       trust store, ``False`` skips verification, or an :class:`ssl.SSLContext`.
     - ``open_timeout``: seconds for TCP connect, TLS and the handshake together
@@ -283,6 +292,7 @@ def connect(
         compress=compress,
         ssl=ssl,
         receive_timeout=receive_timeout,
+        decode_text=decode_text,
         reconnect=reconnect,
         backoff=backoff or Backoff(),
         options=options,

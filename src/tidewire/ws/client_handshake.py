@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from ..http.headers import split_header_list
 from ..http.response_reader import BadResponse, ResponseHead, ResponseReader
 from .client_errors import WSHandshakeRejected, WSInvalidUpgrade, WSRedirect
 from .deflate import DeflateParams, parse_extensions
@@ -185,11 +186,7 @@ class ClientHandshake:
         )
 
     def _subprotocol(self, headers: CIMultiDictProxy[str]) -> str | None:
-        values = [
-            token.strip()
-            for value in headers.getall("Sec-WebSocket-Protocol", ())
-            for token in value.split(",")
-        ]
+        values = split_header_list(headers.getall("Sec-WebSocket-Protocol", ()))
         if not values:
             return None
         if len(values) != 1 or values[0] not in self.protocols:
@@ -246,9 +243,4 @@ def _bits(name: str, value: str | None) -> int:
 
 
 def _tokens(headers: CIMultiDictProxy[str], name: str) -> set[str]:
-    return {
-        token.strip().lower()
-        for value in headers.getall(name, ())
-        for token in value.split(",")
-        if token.strip()
-    }
+    return {token.lower() for token in split_header_list(headers.getall(name, ()))}

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..http.headers import split_header_list
+
 __all__ = ["DeflateOptions", "DeflateParams", "negotiate_deflate"]
 
 
@@ -49,16 +51,15 @@ class _Decline(Exception):
 def parse_extensions(header_values: list[str]) -> list[tuple[str, list[tuple[str, str | None]]]]:
     """Split ``Sec-WebSocket-Extensions`` values into (name, [(param, value)]) offers."""
     offers = []
-    for value in header_values:
-        for item in value.split(","):
-            parts = [part.strip() for part in item.split(";")]
-            if not parts[0]:
-                continue
-            params: list[tuple[str, str | None]] = []
-            for part in parts[1:]:
-                key, eq, val = part.partition("=")
-                params.append((key.strip().lower(), val.strip().strip('"') if eq else None))
-            offers.append((parts[0].lower(), params))
+    for item in split_header_list(header_values):
+        parts = [part.strip() for part in item.split(";")]
+        if not parts[0]:
+            continue
+        params: list[tuple[str, str | None]] = []
+        for part in parts[1:]:
+            key, eq, val = part.partition("=")
+            params.append((key.strip().lower(), val.strip().strip('"') if eq else None))
+        offers.append((parts[0].lower(), params))
     return offers
 
 

@@ -15,9 +15,14 @@ from dataclasses import dataclass
 
 from multidict import CIMultiDictProxy
 
+from ..http.headers import split_header_list
+
 __all__ = ["HandshakeError", "accept_token", "check_upgrade_request", "select_subprotocol"]
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#: ``Sec-WebSocket-Version`` values accepted: 13 (RFC 6455), and the drafts 7 and 8
+#: (hybi-07/08), whose handshake and framing are 13's; aiohttp accepts the same three.
+_VERSIONS = frozenset({"13", "8", "7"})
 
 
 @dataclass
@@ -38,12 +43,7 @@ def accept_token(key: str) -> str:
 
 
 def _tokens(headers: CIMultiDictProxy[str], name: str) -> set[str]:
-    return {
-        token.strip().lower()
-        for value in headers.getall(name, ())
-        for token in value.split(",")
-        if token.strip()
-    }
+    return {token.lower() for token in split_header_list(headers.getall(name, ()))}
 
 
 def check_upgrade_request(
@@ -55,7 +55,8 @@ def check_upgrade_request(
     """Check that a request is a valid WebSocket upgrade; return its key.
 
     Raises :class:`HandshakeError` with 400 for a malformed upgrade, 426 (with
-    ``Sec-WebSocket-Version: 13``) for another protocol version, and 403 for an
+    ``Sec-WebSocket-Version: 13``, RFC 6455 section 4.4) for a version other
+    than 13, 8 or 7, and 403 for an
     ``Origin`` outside ``origins`` (when an allow-list is given).
     """
     if method != "GET" or version < (1, 1):
@@ -68,7 +69,7 @@ def check_upgrade_request(
         # A body here could be read as frames, or smuggled as a next request.
         raise HandshakeError(400, "a WebSocket upgrade request must not carry a body")
     versions = headers.getall("Sec-WebSocket-Version", ())
-    if len(versions) != 1 or versions[0].strip() != "13":
+    if len(versions) != 1 or versions[0].strip() not in _VERSIONS:
         raise HandshakeError(
             426, "unsupported WebSocket version", (("Sec-WebSocket-Version", "13"),)
         )
@@ -91,11 +92,7 @@ def select_subprotocol(headers: CIMultiDictProxy[str], supported: Sequence[str])
     """The first of our ``supported`` subprotocols that the client asked for, or ``None``."""
     if not supported:
         return None
-    requested = [
-        token.strip()
-        for value in headers.getall("Sec-WebSocket-Protocol", ())
-        for token in value.split(",")
-    ]
+    requested = split_header_list(headers.getall("Sec-WebSocket-Protocol", ()))
     for protocol in supported:
         if protocol in requested:
             return protocol

@@ -11,13 +11,18 @@ __all__ = [
     "WSCloseCode",
     "WSConnectionClosed",
     "WSMessage",
+    "WSMessageTypeError",
     "WSMsgType",
     "WebSocketError",
 ]
 
 
 class WSMsgType(IntEnum):
-    """Kinds of :class:`WSMessage` (the values of aiohttp's ``WSMsgType``)."""
+    """Kinds of :class:`WSMessage` (the values of aiohttp's ``WSMsgType``).
+
+    The lower-case names (``WSMsgType.text``, ...) are aliases of the upper-case
+    ones, as in aiohttp: ``WSMsgType.text is WSMsgType.TEXT``.
+    """
 
     CONTINUATION = 0x0
     TEXT = 0x1
@@ -28,6 +33,17 @@ class WSMsgType(IntEnum):
     CLOSING = 0x100
     CLOSED = 0x101
     ERROR = 0x102
+
+    # aiohttp's lower-case aliases (same members, not new ones)
+    continuation = CONTINUATION
+    text = TEXT
+    binary = BINARY
+    ping = PING
+    pong = PONG
+    close = CLOSE
+    closing = CLOSING
+    closed = CLOSED
+    error = ERROR
 
 
 class WSCloseCode(IntEnum):
@@ -49,8 +65,9 @@ class WSCloseCode(IntEnum):
 
 
 class WSMessage(NamedTuple):
-    """A received message: ``data`` is str (TEXT), bytes (BINARY, PING, PONG), the
-    close code (CLOSE) or the exception (ERROR); ``extra`` is the close reason."""
+    """A received message: ``data`` is str (TEXT; bytes with ``decode_text=False``),
+    bytes (BINARY, PING, PONG), the close code (CLOSE) or the exception (ERROR);
+    ``extra`` is the close reason (CLOSE), else ``None``."""
 
     type: WSMsgType
     data: Any
@@ -67,6 +84,13 @@ class WebSocketError(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class WSMessageTypeError(TypeError):
+    """``receive_str``/``receive_bytes``/``receive_json`` got a message of another type.
+
+    A :class:`TypeError`, like aiohttp's exception of the same name.
+    """
 
 
 class WSConnectionClosed(ConnectionResetError):

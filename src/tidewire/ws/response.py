@@ -16,18 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from ..http.exceptions import (
-    HTTPBadRequest,
-    HTTPException,
-    HTTPForbidden,
-    HTTPUpgradeRequired,
-)
+from ..http.exceptions import STATUS_EXCEPTIONS, HTTPBadRequest
 from ..http.request import BaseRequest
 from ..http.response import StreamResponse
 from .compression import codec_for
 from .connection import WebSocketConnection
 from .deflate import DeflateOptions, negotiate_deflate
-from .endpoint import WebSocketEndpoint
+from .endpoint import DecodeText, WebSocketEndpoint
 from .engine import Side
 from .handshake import HandshakeError, accept_token, check_upgrade_request, select_subprotocol
 from .messages import WSCloseCode
@@ -35,13 +30,6 @@ from .prepared import PreparedMessage
 from .protocol import WebSocketProtocol
 
 __all__ = ["WebSocketReady", "WebSocketResponse"]
-
-_HANDSHAKE_ERRORS: dict[int, type[HTTPException]] = {
-    400: HTTPBadRequest,
-    403: HTTPForbidden,
-    426: HTTPUpgradeRequired,
-}
-
 
 class WebSocketReady(NamedTuple):
     """Result of :meth:`WebSocketResponse.can_prepare`."""
@@ -53,10 +41,10 @@ class WebSocketReady(NamedTuple):
         return self.ok
 
 
-class WebSocketResponse(WebSocketEndpoint, StreamResponse):
+class WebSocketResponse(WebSocketEndpoint[DecodeText], StreamResponse):
     """A WebSocket endpoint for one request.
 
-    Options (all keyword):
+    Options (all keyword; aiohttp's names, plus a few of ours):
 
     - ``protocols``: subprotocols we speak, in our order of preference.
     - ``autoping``: answer pings automatically (PING/PONG then never reach the handler).
@@ -65,7 +53,8 @@ class WebSocketResponse(WebSocketEndpoint, StreamResponse):
     - ``heartbeat``: send a ping every this many seconds; a peer silent for half of
       it afterwards is dropped with close code 1006.
     - ``receive_timeout``: default timeout of :meth:`receive`.
-    - ``close_timeout``: seconds to wait for the peer's Close after ours.
+    - ``close_timeout`` (aiohttp's ``timeout``, accepted too): seconds to wait for
+      the peer's Close after ours.
     - ``max_msg_size``: largest message in bytes (after inflation), 4 MiB by
       default, 0 for none; larger ones fail the connection with 1009.
     - ``max_queue``: bytes received but not yet read by the handler before the
@@ -74,6 +63,10 @@ class WebSocketResponse(WebSocketEndpoint, StreamResponse):
     - ``compress_options``: a :class:`DeflateOptions` (window bits, memory level).
     - ``autoclose``: answer the peer's Close as soon as the handler receives it.
     - ``origins``: if given, the only ``Origin`` values accepted (others get 403).
+    - ``decode_text``: ``False`` delivers TEXT data as ``bytes`` (after the UTF-8
+      check), for parsers that take bytes; ``receive_str`` then returns bytes.
+    - ``writer_limit``: accepted for aiohttp's signature, no effect: sends wait
+      on the transport's own high-water mark (see :attr:`writing_paused`).
     """
 
     def __init__(
@@ -90,8 +83,13 @@ class WebSocketResponse(WebSocketEndpoint, StreamResponse):
         compress_options: DeflateOptions | None = None,
         autoclose: bool = True,
         origins: Iterable[str] | None = None,
+        decode_text: bool = True,
+        timeout: float | None = None,
+        writer_limit: int | None = None,
     ) -> None:
         super().__init__(status=101)
+        if timeout is not None:
+            close_timeout = timeout
         self._protocols = tuple(protocols)
         self._autoping = autoping
         self._heartbeat = heartbeat
@@ -111,6 +109,7 @@ class WebSocketResponse(WebSocketEndpoint, StreamResponse):
         self._conn: WebSocketConnection | None = None
         self._ws_protocol: str | None = None
         self._compressed = False
+        self._decode_text = decode_text
 
     # handshake --------------------------------------------------------------------
 
@@ -119,7 +118,12 @@ class WebSocketResponse(WebSocketEndpoint, StreamResponse):
         return key, select_subprotocol(request.headers, self._protocols)
 
     def can_prepare(self, request: BaseRequest) -> WebSocketReady:
-        """Whether ``request`` is an acceptable upgrade, and the subprotocol it would get."""
+        """Whether ``request`` is an acceptable upgrade, and the subprotocol it would get.
+
+        Raises :class:`RuntimeError` once prepared, as aiohttp does.
+        """
+        if self._conn is not None:
+            raise RuntimeError("the WebSocket is already prepared")
         try:
             _, protocol = self._check(request)
         except HandshakeError:
@@ -141,7 +145,8 @@ class WebSocketResponse(WebSocketEndpoint, StreamResponse):
         try:
             key, protocol = self._check(request)
         except HandshakeError as exc:
-            raise _HANDSHAKE_ERRORS[exc.status](text=exc.message, headers=exc.headers) from None
+            error = STATUS_EXCEPTIONS.get(exc.status, HTTPBadRequest)
+            raise error(text=exc.message, headers=exc.headers) from None
         headers = self.headers
         headers["Upgrade"] = "websocket"
         headers["Connection"] = "Upgrade"
