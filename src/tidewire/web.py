@@ -50,7 +50,14 @@ from .ws.client_errors import (
 )
 from .ws.deflate import DeflateOptions
 from .ws.engines import ENGINE as _WS_ENGINE
-from .ws.messages import WebSocketError, WSCloseCode, WSConnectionClosed, WSMessage, WSMsgType
+from .ws.messages import (
+    WebSocketError,
+    WSCloseCode,
+    WSConnectionClosed,
+    WSMessage,
+    WSMessageTypeError,
+    WSMsgType,
+)
 from .ws.prepared import PreparedMessage
 from .ws.response import WebSocketReady, WebSocketResponse
 
@@ -114,6 +121,7 @@ __all__ = [
     "WSHandshakeRejected",
     "WSInvalidUpgrade",
     "WSMessage",
+    "WSMessageTypeError",
     "WSMsgType",
     "WSOpenTimeout",
     "WSRedirect",

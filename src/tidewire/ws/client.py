@@ -58,8 +58,10 @@ class ClientWebSocket(WebSocketEndpoint[DecodeText]):
         headers: Mapping[str, str],
         receive_timeout: float | None,
         decode_text: bool = True,
+        client_notakeover: bool = False,
     ) -> None:
         self._conn = connection
+        self._client_notakeover = client_notakeover
         self._decode_text = decode_text
         self._ws_protocol = subprotocol
         self._compressed = compressed
@@ -67,6 +69,12 @@ class ClientWebSocket(WebSocketEndpoint[DecodeText]):
         #: The headers of the server's 101 response.
         self.headers = headers
         self._closed_by_application = False
+
+    @property
+    def client_notakeover(self) -> bool:
+        """True when the server asked us to reset our compressor after each message
+        (``client_no_context_takeover``, RFC 7692 section 7.1.1.2), as in aiohttp."""
+        return self._client_notakeover
 
     @property
     def closed_by_application(self) -> bool:
@@ -128,7 +136,7 @@ class Connect:
         self._reconnect = reconnect
         self._backoff = backoff
         self._options = options
-        self._ws: ClientWebSocket | None = None
+        self._ws: ClientWebSocket[Any] | None = None
         # Checks the options now, not at the first connection.
         self._new_handshake()
 
@@ -141,8 +149,12 @@ class Connect:
             compress=self._compress,
         )
 
-    async def open(self) -> ClientWebSocket:
-        """Open one connection (what ``await connect(...)`` does)."""
+    async def open(self) -> ClientWebSocket[Any]:
+        """Open one connection (what ``await connect(...)`` does).
+
+        (Typed ``ClientWebSocket[Any]``: whether TEXT data is str or bytes
+        depends on ``decode_text``; annotate the variable to say which.)
+        """
         connection, result = await open_client(
             self._target, self._new_handshake(), self._options, self._ssl
         )
@@ -153,12 +165,15 @@ class Connect:
             headers=result.headers,
             receive_timeout=self._receive_timeout,
             decode_text=self._decode_text,
+            client_notakeover=(
+                result.deflate is not None and result.deflate.client_no_context_takeover
+            ),
         )
 
-    def __await__(self) -> Generator[Any, None, ClientWebSocket]:
+    def __await__(self) -> Generator[Any, None, ClientWebSocket[Any]]:
         return self.open().__await__()
 
-    async def __aenter__(self) -> ClientWebSocket:
+    async def __aenter__(self) -> ClientWebSocket[Any]:
         self._ws = await self.open()
         return self._ws
 
@@ -193,12 +208,12 @@ class Reconnecting:
     def __init__(self, connect: Connect, backoff: Backoff) -> None:
         self._connect = connect
         self._backoff = backoff
-        self._current: ClientWebSocket | None = None
+        self._current: ClientWebSocket[Any] | None = None
 
     def __aiter__(self) -> Reconnecting:
         return self
 
-    async def __anext__(self) -> ClientWebSocket:
+    async def __anext__(self) -> ClientWebSocket[Any]:
         current = self._current
         if current is not None:
             if current.closed_by_application:

@@ -240,7 +240,7 @@ class WebSocketEndpoint(Generic[DecodeText]):
         await self.send_bytes(dumps(data), compress)
 
     async def send_frame(
-        self, data: bytes, opcode: WSMsgType | int, compress: bool | None = None
+        self, message: bytes, opcode: WSMsgType | int, compress: bool | None = None
     ) -> None:
         """Send one whole message or control frame of type ``opcode`` (aiohttp's ``send_frame``).
 
@@ -252,7 +252,7 @@ class WebSocketEndpoint(Generic[DecodeText]):
         :class:`ValueError`: messages are always sent whole here, and a lone
         continuation frame would break the protocol (RFC 6455 section 5.4).
         """
-        payload = bytes(data)
+        payload = bytes(message)
         if opcode == _TEXT:
             await self._connection().send_message(payload.decode("utf-8"), compress)
         elif opcode == WSMsgType.BINARY:

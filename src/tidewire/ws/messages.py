@@ -34,8 +34,7 @@ class WSMsgType(IntEnum):
     CLOSED = 0x101
     ERROR = 0x102
 
-    # aiohttp's lower-case aliases (same members, not new ones)
-    continuation = CONTINUATION
+    # aiohttp's lower-case aliases (same members, not new ones; none for CONTINUATION, as there)
     text = TEXT
     binary = BINARY
     ping = PING

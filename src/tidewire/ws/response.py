@@ -31,6 +31,7 @@ from .protocol import WebSocketProtocol
 
 __all__ = ["WebSocketReady", "WebSocketResponse"]
 
+
 class WebSocketReady(NamedTuple):
     """Result of :meth:`WebSocketResponse.can_prepare`."""
 
@@ -160,9 +161,7 @@ class WebSocketResponse(WebSocketEndpoint[DecodeText], StreamResponse):
             )
             if agreed is not None:
                 headers["Sec-WebSocket-Extensions"] = agreed[0]
-                codec = codec_for(
-                    Side.SERVER, agreed[1], self._deflate_options, self._max_msg_size
-                )
+                codec = codec_for(Side.SERVER, agreed[1], self._deflate_options, self._max_msg_size)
         conn = WebSocketConnection(
             WebSocketProtocol(
                 Side.SERVER,
