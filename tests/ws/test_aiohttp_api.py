@@ -515,3 +515,41 @@ async def test_client_notakeover_reports_the_servers_answer() -> None:
         assert ws.compress is True
         assert ws.client_notakeover is True
         await ws.close()
+
+
+# heartbeat, autoping, autoclose ----------------------------------------------------------
+
+
+async def test_autoping_false_hands_pings_to_the_handler_as_in_aiohttp(serve) -> None:
+    probe = Probe()
+
+    async def script(ws: web.WebSocketResponse) -> None:
+        ping = await ws.receive()
+        probe.notes["ping"] = (ping.type, ping.data)
+        await ws.pong(ping.data)
+        closing = await ws.receive()
+        probe.notes["close"] = (closing.type, closing.data, closing.extra, ws.closed)
+        await ws.close()
+
+    srv = await serve(scripted_handler(probe, script, autoping=False, autoclose=False))
+    async with aio_client(srv.ws_url(), autoping=False) as client:
+        await client.ping(b"are you there")
+        pong = await client.receive(timeout=5)
+        assert (pong.type, pong.data) == (aiohttp.WSMsgType.PONG, b"are you there")
+        await client.close(code=4010, message=b"leaving")
+    await probe.finished()
+    assert probe.notes["ping"] == (web.WSMsgType.PING, b"are you there")
+    assert probe.notes["close"] == (web.WSMsgType.CLOSE, 4010, "leaving", True)
+    assert probe.close_code == 4010
+
+
+async def test_heartbeat_drops_an_aiohttp_client_that_does_not_answer(serve) -> None:
+    probe = Probe()
+    srv = await serve(echo_handler(probe, heartbeat=0.2))
+    # autoping=False and not reading: aiohttp's client answers no ping
+    async with aio_client(srv.ws_url(), autoping=False) as client:
+        await probe.finished(timeout=5)
+        assert probe.close_code == 1006
+        assert isinstance(probe.exception, asyncio.TimeoutError)
+        ping = await client.receive(timeout=5)
+        assert ping.type is aiohttp.WSMsgType.PING
