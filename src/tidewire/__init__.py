@@ -8,6 +8,7 @@ the WebSocket client is also here, as ``tidewire.connect``. The test kit is
 __version__ = "0.1.0"
 
 from .web import (
+    Backoff,
     ClientWebSocket,
     WSClientError,
     WSConnectError,
@@ -20,6 +21,7 @@ from .web import (
 )
 
 __all__ = [
+    "Backoff",
     "ClientWebSocket",
     "WSClientError",
     "WSConnectError",

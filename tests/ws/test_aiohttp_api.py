@@ -10,9 +10,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import os
+import re
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
@@ -126,12 +131,52 @@ def test_close_codes_and_message_shape_are_aiohttps() -> None:
     assert web.WSMessage(web.WSMsgType.TEXT, "[1]", None).json() == [1]
 
 
-def test_typing_follows_decode_text() -> None:
-    # (checked by mypy --strict over this file; at run time the subscription must work too)
+def test_decode_text_types_the_endpoint_at_run_time() -> None:
     ws: web.WebSocketResponse[Literal[False]] = web.WebSocketResponse(decode_text=False)
     assert ws._decode_text is False
     plain: web.WebSocketResponse = web.WebSocketResponse()
     assert plain._decode_text is True
+
+
+TYPED_PROGRAM = """
+from typing import Literal
+from tidewire import web
+
+async def handler(
+    a: web.WebSocketResponse,
+    b: web.WebSocketResponse[Literal[False]],
+    c: web.ClientWebSocket[Literal[False]],
+) -> None:
+    reveal_type(await a.receive_str())
+    reveal_type(await b.receive_str())
+    reveal_type(await c.receive_str())
+    async for message in b:
+        reveal_type(message)
+"""
+
+
+def test_decode_text_types_receive_str_for_mypy(tmp_path: Path) -> None:
+    program = tmp_path / "program.py"
+    program.write_text(TYPED_PROGRAM)
+    src = str(Path(tidewire.__file__).parent.parent)  # the tidewire under test
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            str(program),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MYPYPATH": src},
+    )
+    revealed = re.findall(r'Revealed type is "([^"]+)"', result.stdout)
+    assert result.returncode == 0, result.stdout
+    assert [name.removeprefix("builtins.") for name in revealed[:3]] == ["str", "bytes", "bytes"]
+    assert "WSMessage" in revealed[3], result.stdout
 
 
 # receiving ----------------------------------------------------------------------------
