@@ -37,7 +37,8 @@ __all__ = ["DecodeText", "WebSocketEndpoint"]
 
 _TEXT = WSMsgType.TEXT
 _END_TYPES = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
-#: Reads after the end that return CLOSED before :meth:`receive` raises (aiohttp's number).
+#: The read of a closed WebSocket that raises instead of returning CLOSED again
+#: (the fifth, as in aiohttp).
 _CLOSED_READS = 5
 
 
@@ -121,7 +122,7 @@ class WebSocketEndpoint(Generic[DecodeText]):
         ``receive_timeout``) raises :class:`asyncio.TimeoutError`. TEXT data is
         ``bytes`` when the endpoint was made with ``decode_text=False`` (still
         checked to be UTF-8, RFC 6455 section 8.1). After the end, CLOSED is
-        returned a few times, then :class:`RuntimeError` is raised (as aiohttp
+        returned four times, then :class:`RuntimeError` is raised (as aiohttp
         does), so a loop that ignores CLOSED does not spin forever.
         """
         conn = self._connection()
@@ -131,7 +132,7 @@ class WebSocketEndpoint(Generic[DecodeText]):
                 return WSMessage(_TEXT, message.data.encode("utf-8"), None)
         elif message is CLOSED_MESSAGE:
             self._closed_reads += 1
-            if self._closed_reads > _CLOSED_READS:
+            if self._closed_reads >= _CLOSED_READS:
                 raise RuntimeError("the WebSocket is closed")
         return message
 
