@@ -68,6 +68,8 @@ NOT_EXPORTED = {
     # the negotiation of permessage-deflate; ``DeflateOptions`` is the public part
     ("tidewire.ws.deflate", "DeflateParams"),
     ("tidewire.ws.deflate", "negotiate_deflate"),
+    # the type variable behind ``WebSocketResponse[Literal[False]]``: subscribe the classes
+    ("tidewire.ws.endpoint", "DecodeText"),
     # the reconnect loop's retry policy; ``Backoff`` is the public part
     ("tidewire.ws.reconnect", "should_retry"),
 }

@@ -67,6 +67,7 @@ from .ws.client_errors import (
     WSRedirect,
 )
 from .ws.deflate import DeflateOptions
+from .ws.endpoint import WebSocketEndpoint
 from .ws.engines import ENGINE as _WS_ENGINE
 from .ws.messages import (
     WebSocketError,
@@ -159,6 +160,7 @@ __all__ = [
     "WSMessage",
     "WSMessageTypeError",
     "WSMsgType",
+    "WebSocketEndpoint",
     "WebSocketError",
     "WebSocketReady",
     "WebSocketResponse",
