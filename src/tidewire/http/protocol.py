@@ -3,8 +3,11 @@
 Parsing decisions live in :mod:`.parser`, response framing in :mod:`.framing`,
 head encoding in :mod:`.serialize`, the request/response objects in their
 modules. This module only connects them to the transport: it feeds the reader,
-runs the handler, writes what the handler produced, owns keep-alive, hands an
-accepted upgrade over, and applies the deadlines.
+queues pipelined requests and runs them in order, owns keep-alive and read
+flow control, holds an upgrade request's following bytes, and applies the
+deadlines. Running a handler and answering its failures is
+:mod:`.handler_runner`'s part of :class:`HTTPProtocol`, handing an accepted
+upgrade over is :mod:`.handover`'s.
 
 One task per connection runs the handlers of its requests one after the other
 (pipelined requests wait in a bounded queue, and are answered in order); no
@@ -15,9 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
 from typing import Protocol, cast
 
 from ..flow import WriteFlow
@@ -26,18 +27,15 @@ from .channel import ResponseChannel, UpgradedProtocol
 from .config import ServerConfig
 from .deadline import Deadline
 from .decodingstream import body_stream_type
-from .errorpages import failure_response, log_failure
 from .exceptions import HTTPException, exception_for_status
+from .handler_runner import Handler, HandlerRunner
+from .handler_runner import server_logger as server_logger
+from .handover import UpgradeHandOver
 from .parser import BadRequest, RequestHead, RequestReader
 from .request import BaseRequest
-from .response import Response, StreamResponse
 from .streams import EMPTY_BODY, BodyStream
 
 __all__ = ["ConnectionRegistry", "HTTPProtocol", "Handler", "new_read_buffer"]
-
-server_logger = logging.getLogger("tidewire.server")
-
-Handler = Callable[[BaseRequest], Awaitable[StreamResponse]]
 
 # Why reading from the socket is paused (a bit each; reading resumes at zero).
 _PAUSE_BODY = 1
@@ -73,7 +71,7 @@ class ConnectionRegistry(Protocol):
     ) -> BaseRequest: ...
 
 
-class HTTPProtocol(asyncio.BufferedProtocol):
+class HTTPProtocol(HandlerRunner, UpgradeHandOver, asyncio.BufferedProtocol):
     """Serves HTTP/1.1 requests on one connection with ``handler``.
 
     The transport reads into ``read_buffer`` (:class:`asyncio.BufferedProtocol`),
@@ -245,32 +243,7 @@ class HTTPProtocol(asyncio.BufferedProtocol):
     def resume_writing(self) -> None:
         self._write_flow.resume()
 
-    # upgrade hand-over --------------------------------------------------------------
-
-    def _hand_over(self, request: BaseRequest, receiver: UpgradedProtocol) -> None:
-        """Give the connection to ``receiver`` (:meth:`BaseRequest.hand_over`)."""
-        tail = self._upgrade_tail
-        transport = self.transport
-        if tail is None or request is not self._upgrade_request:
-            raise RuntimeError("this request is not an upgrade without a body")
-        if transport is None or self._closed:
-            raise RuntimeError("the connection is closed")
-        self._upgrade_tail = self._upgrade_request = None
-        self._upgraded = receiver
-        self._deadline.cancel()
-        receiver.on_connection_lost(self._upgraded_lost)
-        # From now on the transport calls the receiver (it is an asyncio protocol in all but name).
-        transport.set_protocol(cast(asyncio.BaseProtocol, receiver))
-        receiver.connection_made(transport)
-        if self._write_flow.paused:
-            receiver.pause_writing()
-        if self._read_paused:
-            self._read_paused = 0
-            transport.resume_reading()
-        if tail:
-            receiver.data_received(tail)
-        if self._shutting_down:
-            receiver.begin_shutdown()
+    # upgrade: the hand-over itself is UpgradeHandOver._hand_over --------------------
 
     def _upgraded_lost(self) -> None:
         """The receiver's connection ended (it calls this once, from ``connection_lost``)."""
@@ -282,13 +255,6 @@ class HTTPProtocol(asyncio.BufferedProtocol):
             # After the events the receiver just delivered were handled: a handler
             # that finished with the connection is not interrupted in its last step.
             self._loop.call_soon(self._cancel_handler)
-
-    def _cancel_handler(self) -> None:
-        """Cancel the connection's task if it runs (the handler sees ``CancelledError``)."""
-        task = self._task
-        if task is not None and not task.done():
-            self._cancelled = True
-            task.cancel()
 
     def _decline_upgrade(self) -> None:
         """The handler answered an upgrade request without taking the connection:
@@ -362,7 +328,7 @@ class HTTPProtocol(asyncio.BufferedProtocol):
                 channel.send(b"HTTP/1.1 100 Continue\r\n\r\n")  # interim: not the response
                 channel.started = False
 
-    # serving requests ---------------------------------------------------------------
+    # serving requests in order (the handler runs in HandlerRunner._handle) ------------
 
     def _start(self, request: BaseRequest) -> None:
         self._serving = True
@@ -433,109 +399,6 @@ class HTTPProtocol(asyncio.BufferedProtocol):
         self._discard_budget = self._config.max_discard
         content.discard()
         return True
-
-    async def _handle(self, request: BaseRequest) -> None:
-        """Run the handler for ``request`` and send what it produced.
-
-        The one place that turns a handler's outcome into what the client gets
-        (aiohttp's contract): an :class:`HTTPException` is sent as its response;
-        any other exception, or a ``CancelledError`` nobody asked for, is logged
-        and answered 500, or closes the connection when the response had already
-        started. A cancellation of the connection's task (disconnect, shutdown)
-        and ``KeyboardInterrupt``/``SystemExit`` close the connection and
-        propagate. Sets ``_keep_alive`` to the verdict on the connection.
-        """
-        self._current = request
-        self._keep_alive = False
-        channel = self._channel
-        channel.started = False
-        if self._error is not None and request is self._receiving:
-            channel.closing = True  # its body is broken: its response is the last
-        logger = self._access_logger
-        if logger is not None and not logger.enabled:
-            logger = None
-        started = self._loop.time() if logger is not None else 0.0
-        response: StreamResponse | None = None
-        try:
-            try:
-                response = await self._handler(request)
-            except HTTPException as exc:
-                response = exc.to_response()
-            if (
-                type(response) is Response
-                and not channel.started
-                and not response.prepared
-                and not response.streamed
-            ):
-                # The common case, without the two coroutines of prepare() and write_eof().
-                if request.content.failed:
-                    channel.closing = True  # the body cannot be read to its end: say so
-                response.send_to(channel, request.head)
-                if channel.writing_paused:
-                    await channel.drain()
-            else:
-                response = await self._finish(request, response)
-            self._keep_alive = response.keep_alive is True
-        except ConnectionResetError as exc:
-            server_logger.debug("connection ended while handling %r: %r", request, exc)
-            self._close()
-            return
-        except asyncio.CancelledError as exc:
-            if self._cancelled or self._closed:
-                self._close()  # we were cancelled (disconnect, end of shutdown): stop here
-                raise
-            response = self._answer_failure(request, response, exc)
-        except Exception as exc:
-            response = self._answer_failure(request, response, exc)
-        except BaseException:
-            self._close()  # KeyboardInterrupt, SystemExit: leave no client waiting
-            raise
-        finally:
-            self._current = None
-        if logger is not None and response is not None:
-            logger.log(request, response, self._loop.time() - started)
-
-    async def _finish(self, request: BaseRequest, response: object) -> StreamResponse:
-        """Send what a handler returned, unless it already did; the response sent."""
-        if isinstance(response, HTTPException):
-            response = response.to_response()
-        if not isinstance(response, StreamResponse):
-            raise TypeError(f"handler returned {type(response).__name__}, not a response")
-        if not response.prepared:
-            channel = self._channel
-            if channel.started:
-                raise RuntimeError("a response was already started for this request")
-            if request.content.failed:
-                channel.closing = True  # the body cannot be read to its end: say so
-            await response.prepare(request)
-        await response.write_eof()
-        return response
-
-    def _answer_failure(
-        self, request: BaseRequest, response: StreamResponse | None, exc: BaseException
-    ) -> StreamResponse | None:
-        """Log a handler's failure; answer it if no response has started, else close.
-
-        The answer is :func:`~.errorpages.failure_response`'s: 504 for a handler's
-        ``TimeoutError``, else 500, as HTML when the client accepts it.
-        """
-        log_failure(self._config.logger, request, exc)
-        if self._upgraded is not None:
-            self._upgraded.handler_failed()
-            return response
-        if self._closed or self._channel.started:
-            # Part of a response is out: the client can only learn of the failure
-            # from the connection closing before the response is complete.
-            self._close()
-            return response
-        failure = failure_response(request, exc, debug=self._config.debug)
-        try:
-            failure.send_to(self._channel, request.head)
-        except ConnectionResetError:
-            self._close()
-            return None
-        self._keep_alive = failure.keep_alive is True
-        return failure
 
     # errors and closing --------------------------------------------------------------
 
