@@ -3,11 +3,13 @@
 Parsing decisions live in :mod:`.parser`, response framing in :mod:`.framing`,
 head encoding in :mod:`.serialize`, the request/response objects in their
 modules. This module only connects them to the transport: it feeds the reader,
-queues pipelined requests and runs them in order, owns keep-alive and read
-flow control, holds an upgrade request's following bytes, and applies the
-deadlines. Running a handler and answering its failures is
-:mod:`.handler_runner`'s part of :class:`HTTPProtocol`, handing an accepted
-upgrade over is :mod:`.handover`'s.
+makes and queues the requests it parses and serves them in order, owns
+keep-alive, holds an upgrade request's following bytes, and applies the
+deadlines. :class:`HTTPProtocol`'s other parts are mixins that hold no state
+of their own, each in its module: :mod:`.body_intake` (request bodies on
+their way in), :mod:`.handler_runner` (running a handler, and the one path
+that answers its failures), :mod:`.handover` (giving an accepted upgrade the
+transport) and :mod:`.readpause` (why reading is paused).
 
 One task per connection runs the handlers of its requests one after the other
 (pipelined requests wait in a bounded queue, and are answered in order); no
@@ -23,25 +25,21 @@ from typing import Protocol, cast
 
 from ..flow import WriteFlow
 from .accesslog import AbstractAccessLogger
+from .body_intake import BodyIntake, expects_continue
 from .channel import ResponseChannel, UpgradedProtocol
 from .config import ServerConfig
 from .deadline import Deadline
-from .decodingstream import body_stream_type
-from .exceptions import HTTPException, exception_for_status
+from .exceptions import exception_for_status
 from .handler_runner import Handler, HandlerRunner
 from .handler_runner import server_logger as server_logger
 from .handover import UpgradeHandOver
 from .parser import BadRequest, RequestHead, RequestReader
+from .readpause import PAUSE_DONE, PAUSE_PIPELINE, PAUSE_UPGRADE, ReadPausing
 from .request import BaseRequest
 from .streams import EMPTY_BODY, BodyStream
 
 __all__ = ["ConnectionRegistry", "HTTPProtocol", "Handler", "new_read_buffer"]
 
-# Why reading from the socket is paused (a bit each; reading resumes at zero).
-_PAUSE_BODY = 1
-_PAUSE_PIPELINE = 2
-_PAUSE_UPGRADE = 4
-_PAUSE_DONE = 8
 # Reads are parsed in slices so that a full pipeline queue stops parsing within a slice.
 _FEED_SLICE = 16 * 1024
 # The most one read takes from the socket (asyncio's own default for a read).
@@ -71,7 +69,9 @@ class ConnectionRegistry(Protocol):
     ) -> BaseRequest: ...
 
 
-class HTTPProtocol(HandlerRunner, UpgradeHandOver, asyncio.BufferedProtocol):
+class HTTPProtocol(
+    BodyIntake, HandlerRunner, UpgradeHandOver, ReadPausing, asyncio.BufferedProtocol
+):
     """Serves HTTP/1.1 requests on one connection with ``handler``.
 
     The transport reads into ``read_buffer`` (:class:`asyncio.BufferedProtocol`),
@@ -167,13 +167,13 @@ class HTTPProtocol(HandlerRunner, UpgradeHandOver, asyncio.BufferedProtocol):
         Slices are memoryviews: slicing copies nothing.
         """
         end = len(data)
-        if end <= _FEED_SLICE and not self._read_paused & _PAUSE_PIPELINE:
+        if end <= _FEED_SLICE and not self._read_paused & PAUSE_PIPELINE:
             self._feed_slice(data, b"")
             return
         view = memoryview(data)
         start = 0
         while start < end:
-            if self._read_paused & _PAUSE_PIPELINE:
+            if self._read_paused & PAUSE_PIPELINE:
                 self._stash = bytes(view[start:])
                 return
             step = _FEED_SLICE
@@ -198,7 +198,7 @@ class HTTPProtocol(HandlerRunner, UpgradeHandOver, asyncio.BufferedProtocol):
             # The request just parsed asks to switch protocols: what follows is
             # the new protocol's if its handler accepts, else the next request.
             self._upgrade_tail = tail + bytes(rest)
-            self._pause_reading(_PAUSE_UPGRADE)
+            self._pause_reading(PAUSE_UPGRADE)
             return False
         if self._reader.in_head and self._deadline.kind != _HEAD:
             # A head arrived in pieces (slowloris guard); most arrive whole in one read.
@@ -261,11 +261,11 @@ class HTTPProtocol(HandlerRunner, UpgradeHandOver, asyncio.BufferedProtocol):
         what followed its head is HTTP again (pipelined requests included)."""
         tail = self._upgrade_tail
         self._upgrade_tail = self._upgrade_request = None
-        self._resume_reading(_PAUSE_UPGRADE)
+        self._resume_reading(PAUSE_UPGRADE)
         if tail:
             self._feed(tail)
 
-    # RequestSink: called by the reader while it parses -------------------------------
+    # RequestSink: called by the reader while it parses (the body: BodyIntake) ---------
 
     def on_head(self, head: RequestHead) -> None:
         content = self._make_body_stream(head) if head.has_body else EMPTY_BODY
@@ -279,54 +279,9 @@ class HTTPProtocol(HandlerRunner, UpgradeHandOver, asyncio.BufferedProtocol):
         if self._serving:
             self._queue.append(request)
             if len(self._queue) >= self._config.max_pipelined:
-                self._pause_reading(_PAUSE_PIPELINE)
+                self._pause_reading(PAUSE_PIPELINE)
             return
         self._start(request)
-
-    def on_body(self, chunk: bytes) -> None:
-        budget = self._discard_budget
-        if budget is None:
-            assert self._receiving is not None
-            self._receiving.content.feed_data(chunk)
-            return
-        budget -= len(chunk)
-        self._discard_budget = budget
-        if budget < 0:
-            self._close()
-
-    def on_message_complete(self) -> None:
-        receiving = self._receiving
-        if receiving is not None:
-            receiving.content.feed_eof()
-            self._receiving = None
-        self._discard_budget = None
-
-    def _make_body_stream(self, head: RequestHead) -> BodyStream:
-        config = self._config
-        make = body_stream_type(head.headers) if config.auto_decompress else BodyStream
-        return make(
-            high_water=config.read_buffer_limit,
-            pause_reading=self._pause_body,
-            resume_reading=self._resume_body,
-            on_first_read=self._send_continue if _expects_continue(head) else None,
-            timeout=config.body_timeout,
-            min_rate=config.min_body_rate,
-            rate_grace=config.body_rate_grace,
-            timeout_error=_body_timeout_error,
-        )
-
-    def _pause_body(self) -> None:
-        self._pause_reading(_PAUSE_BODY)
-
-    def _resume_body(self) -> None:
-        self._resume_reading(_PAUSE_BODY)
-
-    def _send_continue(self) -> None:
-        channel = self._channel
-        if self._current is not None and not channel.started:
-            with contextlib.suppress(ConnectionResetError):
-                channel.send(b"HTTP/1.1 100 Continue\r\n\r\n")  # interim: not the response
-                channel.started = False
 
     # serving requests in order (the handler runs in HandlerRunner._handle) ------------
 
@@ -358,7 +313,7 @@ class HTTPProtocol(HandlerRunner, UpgradeHandOver, asyncio.BufferedProtocol):
             if self._queue:
                 request = self._queue.popleft()
                 if len(self._queue) < self._config.max_pipelined:
-                    self._resume_reading(_PAUSE_PIPELINE)
+                    self._resume_reading(PAUSE_PIPELINE)
                     self._feed_stash()
                 continue
             self._serving = False
@@ -389,7 +344,7 @@ class HTTPProtocol(HandlerRunner, UpgradeHandOver, asyncio.BufferedProtocol):
         if request is not self._receiving or self._error is not None or content.failed:
             return False
         head = request.head
-        if _expects_continue(head):
+        if expects_continue(head):
             return False  # the client may never send the body it was not invited to
         remaining = (
             head.content_length - content.total_bytes if head.content_length is not None else 0
@@ -405,7 +360,7 @@ class HTTPProtocol(HandlerRunner, UpgradeHandOver, asyncio.BufferedProtocol):
     def _fail(self, status: int, message: str) -> None:
         """A request could not be read: answer ``status`` once in order, then close."""
         self._error = (status, message)
-        self._pause_reading(_PAUSE_DONE)
+        self._pause_reading(PAUSE_DONE)
         receiving = self._receiving
         if receiving is not None and not receiving.content.is_eof():
             if receiving is self._current:
@@ -444,20 +399,6 @@ class HTTPProtocol(HandlerRunner, UpgradeHandOver, asyncio.BufferedProtocol):
         if self.transport is not None:
             self.transport.abort()
 
-    # flow control --------------------------------------------------------
-
-    def _pause_reading(self, reason: int) -> None:
-        if not self._read_paused and self.transport is not None and not self._closed:
-            self.transport.pause_reading()
-        self._read_paused |= reason
-
-    def _resume_reading(self, reason: int) -> None:
-        if not self._read_paused & reason:
-            return
-        self._read_paused &= ~reason
-        if not self._read_paused and self.transport is not None and not self._closed:
-            self.transport.resume_reading()
-
     def _on_deadline(self, kind: str) -> None:
         if self._closed:
             return
@@ -465,12 +406,3 @@ class HTTPProtocol(HandlerRunner, UpgradeHandOver, asyncio.BufferedProtocol):
             self._fail(408, "Request head not received in time")
         elif not self._serving:
             self._close()
-
-
-def _body_timeout_error(message: str) -> HTTPException:
-    return exception_for_status(408, message)
-
-
-def _expects_continue(head: RequestHead) -> bool:
-    """True when the client waits for ``100 Continue`` before its body (RFC 9110 10.1.1)."""
-    return head.version >= (1, 1) and head.headers.get("Expect", "").lower() == "100-continue"
