@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .request import BaseRequest
-    from .response import StreamResponse
+    from .streamresponse import StreamResponse
 
 __all__ = ["AbstractAccessLogger", "AccessLogger"]
 

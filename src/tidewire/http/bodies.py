@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .response import StreamResponse
+    from .streamresponse import StreamResponse
 
 __all__ = ["CHUNK_SIZE", "BodyPlan", "charset_param", "plan_body", "send_streamed"]
 

@@ -18,7 +18,7 @@ import stat
 from collections.abc import Iterable, Mapping
 from typing import IO, TYPE_CHECKING
 
-from .response import StreamResponse
+from .streamresponse import StreamResponse
 from .validators import choose_precompressed, evaluate, last_modified_header, make_etag
 
 if TYPE_CHECKING:

@@ -3,8 +3,13 @@
 Parsing decisions live in :mod:`.parser`, response framing in :mod:`.framing`,
 head encoding in :mod:`.serialize`, the request/response objects in their
 modules. This module only connects them to the transport: it feeds the reader,
-runs the handler, writes what the handler produced, owns keep-alive, hands an
-accepted upgrade over, and applies the deadlines.
+makes and queues the requests it parses and serves them in order, owns
+keep-alive, holds an upgrade request's following bytes, and applies the
+deadlines. :class:`HTTPProtocol`'s other parts are mixins that hold no state
+of their own, each in its module: :mod:`.body_intake` (request bodies on
+their way in), :mod:`.handler_runner` (running a handler, and the one path
+that answers its failures), :mod:`.handover` (giving an accepted upgrade the
+transport) and :mod:`.readpause` (why reading is paused).
 
 One task per connection runs the handlers of its requests one after the other
 (pipelined requests wait in a bounded queue, and are answered in order); no
@@ -15,35 +20,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
 from typing import Protocol, cast
 
 from ..flow import WriteFlow
 from .accesslog import AbstractAccessLogger
+from .body_intake import BodyIntake, expects_continue
 from .channel import ResponseChannel, UpgradedProtocol
 from .config import ServerConfig
 from .deadline import Deadline
-from .decodingstream import body_stream_type
-from .errorpages import failure_response, log_failure
-from .exceptions import HTTPException, exception_for_status
+from .exceptions import exception_for_status
+from .handler_runner import Handler, HandlerRunner
+from .handler_runner import server_logger as server_logger
+from .handover import UpgradeHandOver
 from .parser import BadRequest, RequestHead, RequestReader
+from .readpause import PAUSE_DONE, PAUSE_PIPELINE, PAUSE_UPGRADE, ReadPausing
 from .request import BaseRequest
-from .response import Response, StreamResponse
 from .streams import EMPTY_BODY, BodyStream
 
 __all__ = ["ConnectionRegistry", "HTTPProtocol", "Handler", "new_read_buffer"]
 
-server_logger = logging.getLogger("tidewire.server")
-
-Handler = Callable[[BaseRequest], Awaitable[StreamResponse]]
-
-# Why reading from the socket is paused (a bit each; reading resumes at zero).
-_PAUSE_BODY = 1
-_PAUSE_PIPELINE = 2
-_PAUSE_UPGRADE = 4
-_PAUSE_DONE = 8
 # Reads are parsed in slices so that a full pipeline queue stops parsing within a slice.
 _FEED_SLICE = 16 * 1024
 # The most one read takes from the socket (asyncio's own default for a read).
@@ -73,7 +69,9 @@ class ConnectionRegistry(Protocol):
     ) -> BaseRequest: ...
 
 
-class HTTPProtocol(asyncio.BufferedProtocol):
+class HTTPProtocol(
+    BodyIntake, HandlerRunner, UpgradeHandOver, ReadPausing, asyncio.BufferedProtocol
+):
     """Serves HTTP/1.1 requests on one connection with ``handler``.
 
     The transport reads into ``read_buffer`` (:class:`asyncio.BufferedProtocol`),
@@ -169,13 +167,13 @@ class HTTPProtocol(asyncio.BufferedProtocol):
         Slices are memoryviews: slicing copies nothing.
         """
         end = len(data)
-        if end <= _FEED_SLICE and not self._read_paused & _PAUSE_PIPELINE:
+        if end <= _FEED_SLICE and not self._read_paused & PAUSE_PIPELINE:
             self._feed_slice(data, b"")
             return
         view = memoryview(data)
         start = 0
         while start < end:
-            if self._read_paused & _PAUSE_PIPELINE:
+            if self._read_paused & PAUSE_PIPELINE:
                 self._stash = bytes(view[start:])
                 return
             step = _FEED_SLICE
@@ -200,7 +198,7 @@ class HTTPProtocol(asyncio.BufferedProtocol):
             # The request just parsed asks to switch protocols: what follows is
             # the new protocol's if its handler accepts, else the next request.
             self._upgrade_tail = tail + bytes(rest)
-            self._pause_reading(_PAUSE_UPGRADE)
+            self._pause_reading(PAUSE_UPGRADE)
             return False
         if self._reader.in_head and self._deadline.kind != _HEAD:
             # A head arrived in pieces (slowloris guard); most arrive whole in one read.
@@ -245,32 +243,7 @@ class HTTPProtocol(asyncio.BufferedProtocol):
     def resume_writing(self) -> None:
         self._write_flow.resume()
 
-    # upgrade hand-over --------------------------------------------------------------
-
-    def _hand_over(self, request: BaseRequest, receiver: UpgradedProtocol) -> None:
-        """Give the connection to ``receiver`` (:meth:`BaseRequest.hand_over`)."""
-        tail = self._upgrade_tail
-        transport = self.transport
-        if tail is None or request is not self._upgrade_request:
-            raise RuntimeError("this request is not an upgrade without a body")
-        if transport is None or self._closed:
-            raise RuntimeError("the connection is closed")
-        self._upgrade_tail = self._upgrade_request = None
-        self._upgraded = receiver
-        self._deadline.cancel()
-        receiver.on_connection_lost(self._upgraded_lost)
-        # From now on the transport calls the receiver (it is an asyncio protocol in all but name).
-        transport.set_protocol(cast(asyncio.BaseProtocol, receiver))
-        receiver.connection_made(transport)
-        if self._write_flow.paused:
-            receiver.pause_writing()
-        if self._read_paused:
-            self._read_paused = 0
-            transport.resume_reading()
-        if tail:
-            receiver.data_received(tail)
-        if self._shutting_down:
-            receiver.begin_shutdown()
+    # upgrade: the hand-over itself is UpgradeHandOver._hand_over --------------------
 
     def _upgraded_lost(self) -> None:
         """The receiver's connection ended (it calls this once, from ``connection_lost``)."""
@@ -283,23 +256,16 @@ class HTTPProtocol(asyncio.BufferedProtocol):
             # that finished with the connection is not interrupted in its last step.
             self._loop.call_soon(self._cancel_handler)
 
-    def _cancel_handler(self) -> None:
-        """Cancel the connection's task if it runs (the handler sees ``CancelledError``)."""
-        task = self._task
-        if task is not None and not task.done():
-            self._cancelled = True
-            task.cancel()
-
     def _decline_upgrade(self) -> None:
         """The handler answered an upgrade request without taking the connection:
         what followed its head is HTTP again (pipelined requests included)."""
         tail = self._upgrade_tail
         self._upgrade_tail = self._upgrade_request = None
-        self._resume_reading(_PAUSE_UPGRADE)
+        self._resume_reading(PAUSE_UPGRADE)
         if tail:
             self._feed(tail)
 
-    # RequestSink: called by the reader while it parses -------------------------------
+    # RequestSink: called by the reader while it parses (the body: BodyIntake) ---------
 
     def on_head(self, head: RequestHead) -> None:
         content = self._make_body_stream(head) if head.has_body else EMPTY_BODY
@@ -313,56 +279,11 @@ class HTTPProtocol(asyncio.BufferedProtocol):
         if self._serving:
             self._queue.append(request)
             if len(self._queue) >= self._config.max_pipelined:
-                self._pause_reading(_PAUSE_PIPELINE)
+                self._pause_reading(PAUSE_PIPELINE)
             return
         self._start(request)
 
-    def on_body(self, chunk: bytes) -> None:
-        budget = self._discard_budget
-        if budget is None:
-            assert self._receiving is not None
-            self._receiving.content.feed_data(chunk)
-            return
-        budget -= len(chunk)
-        self._discard_budget = budget
-        if budget < 0:
-            self._close()
-
-    def on_message_complete(self) -> None:
-        receiving = self._receiving
-        if receiving is not None:
-            receiving.content.feed_eof()
-            self._receiving = None
-        self._discard_budget = None
-
-    def _make_body_stream(self, head: RequestHead) -> BodyStream:
-        config = self._config
-        make = body_stream_type(head.headers) if config.auto_decompress else BodyStream
-        return make(
-            high_water=config.read_buffer_limit,
-            pause_reading=self._pause_body,
-            resume_reading=self._resume_body,
-            on_first_read=self._send_continue if _expects_continue(head) else None,
-            timeout=config.body_timeout,
-            min_rate=config.min_body_rate,
-            rate_grace=config.body_rate_grace,
-            timeout_error=_body_timeout_error,
-        )
-
-    def _pause_body(self) -> None:
-        self._pause_reading(_PAUSE_BODY)
-
-    def _resume_body(self) -> None:
-        self._resume_reading(_PAUSE_BODY)
-
-    def _send_continue(self) -> None:
-        channel = self._channel
-        if self._current is not None and not channel.started:
-            with contextlib.suppress(ConnectionResetError):
-                channel.send(b"HTTP/1.1 100 Continue\r\n\r\n")  # interim: not the response
-                channel.started = False
-
-    # serving requests ---------------------------------------------------------------
+    # serving requests in order (the handler runs in HandlerRunner._handle) ------------
 
     def _start(self, request: BaseRequest) -> None:
         self._serving = True
@@ -392,7 +313,7 @@ class HTTPProtocol(asyncio.BufferedProtocol):
             if self._queue:
                 request = self._queue.popleft()
                 if len(self._queue) < self._config.max_pipelined:
-                    self._resume_reading(_PAUSE_PIPELINE)
+                    self._resume_reading(PAUSE_PIPELINE)
                     self._feed_stash()
                 continue
             self._serving = False
@@ -423,7 +344,7 @@ class HTTPProtocol(asyncio.BufferedProtocol):
         if request is not self._receiving or self._error is not None or content.failed:
             return False
         head = request.head
-        if _expects_continue(head):
+        if expects_continue(head):
             return False  # the client may never send the body it was not invited to
         remaining = (
             head.content_length - content.total_bytes if head.content_length is not None else 0
@@ -434,115 +355,12 @@ class HTTPProtocol(asyncio.BufferedProtocol):
         content.discard()
         return True
 
-    async def _handle(self, request: BaseRequest) -> None:
-        """Run the handler for ``request`` and send what it produced.
-
-        The one place that turns a handler's outcome into what the client gets
-        (aiohttp's contract): an :class:`HTTPException` is sent as its response;
-        any other exception, or a ``CancelledError`` nobody asked for, is logged
-        and answered 500, or closes the connection when the response had already
-        started. A cancellation of the connection's task (disconnect, shutdown)
-        and ``KeyboardInterrupt``/``SystemExit`` close the connection and
-        propagate. Sets ``_keep_alive`` to the verdict on the connection.
-        """
-        self._current = request
-        self._keep_alive = False
-        channel = self._channel
-        channel.started = False
-        if self._error is not None and request is self._receiving:
-            channel.closing = True  # its body is broken: its response is the last
-        logger = self._access_logger
-        if logger is not None and not logger.enabled:
-            logger = None
-        started = self._loop.time() if logger is not None else 0.0
-        response: StreamResponse | None = None
-        try:
-            try:
-                response = await self._handler(request)
-            except HTTPException as exc:
-                response = exc.to_response()
-            if (
-                type(response) is Response
-                and not channel.started
-                and not response.prepared
-                and not response.streamed
-            ):
-                # The common case, without the two coroutines of prepare() and write_eof().
-                if request.content.failed:
-                    channel.closing = True  # the body cannot be read to its end: say so
-                response.send_to(channel, request.head)
-                if channel.writing_paused:
-                    await channel.drain()
-            else:
-                response = await self._finish(request, response)
-            self._keep_alive = response.keep_alive is True
-        except ConnectionResetError as exc:
-            server_logger.debug("connection ended while handling %r: %r", request, exc)
-            self._close()
-            return
-        except asyncio.CancelledError as exc:
-            if self._cancelled or self._closed:
-                self._close()  # we were cancelled (disconnect, end of shutdown): stop here
-                raise
-            response = self._answer_failure(request, response, exc)
-        except Exception as exc:
-            response = self._answer_failure(request, response, exc)
-        except BaseException:
-            self._close()  # KeyboardInterrupt, SystemExit: leave no client waiting
-            raise
-        finally:
-            self._current = None
-        if logger is not None and response is not None:
-            logger.log(request, response, self._loop.time() - started)
-
-    async def _finish(self, request: BaseRequest, response: object) -> StreamResponse:
-        """Send what a handler returned, unless it already did; the response sent."""
-        if isinstance(response, HTTPException):
-            response = response.to_response()
-        if not isinstance(response, StreamResponse):
-            raise TypeError(f"handler returned {type(response).__name__}, not a response")
-        if not response.prepared:
-            channel = self._channel
-            if channel.started:
-                raise RuntimeError("a response was already started for this request")
-            if request.content.failed:
-                channel.closing = True  # the body cannot be read to its end: say so
-            await response.prepare(request)
-        await response.write_eof()
-        return response
-
-    def _answer_failure(
-        self, request: BaseRequest, response: StreamResponse | None, exc: BaseException
-    ) -> StreamResponse | None:
-        """Log a handler's failure; answer it if no response has started, else close.
-
-        The answer is :func:`~.errorpages.failure_response`'s: 504 for a handler's
-        ``TimeoutError``, else 500, as HTML when the client accepts it.
-        """
-        log_failure(self._config.logger, request, exc)
-        if self._upgraded is not None:
-            self._upgraded.handler_failed()
-            return response
-        if self._closed or self._channel.started:
-            # Part of a response is out: the client can only learn of the failure
-            # from the connection closing before the response is complete.
-            self._close()
-            return response
-        failure = failure_response(request, exc, debug=self._config.debug)
-        try:
-            failure.send_to(self._channel, request.head)
-        except ConnectionResetError:
-            self._close()
-            return None
-        self._keep_alive = failure.keep_alive is True
-        return failure
-
     # errors and closing --------------------------------------------------------------
 
     def _fail(self, status: int, message: str) -> None:
         """A request could not be read: answer ``status`` once in order, then close."""
         self._error = (status, message)
-        self._pause_reading(_PAUSE_DONE)
+        self._pause_reading(PAUSE_DONE)
         receiving = self._receiving
         if receiving is not None and not receiving.content.is_eof():
             if receiving is self._current:
@@ -581,20 +399,6 @@ class HTTPProtocol(asyncio.BufferedProtocol):
         if self.transport is not None:
             self.transport.abort()
 
-    # flow control --------------------------------------------------------
-
-    def _pause_reading(self, reason: int) -> None:
-        if not self._read_paused and self.transport is not None and not self._closed:
-            self.transport.pause_reading()
-        self._read_paused |= reason
-
-    def _resume_reading(self, reason: int) -> None:
-        if not self._read_paused & reason:
-            return
-        self._read_paused &= ~reason
-        if not self._read_paused and self.transport is not None and not self._closed:
-            self.transport.resume_reading()
-
     def _on_deadline(self, kind: str) -> None:
         if self._closed:
             return
@@ -602,12 +406,3 @@ class HTTPProtocol(asyncio.BufferedProtocol):
             self._fail(408, "Request head not received in time")
         elif not self._serving:
             self._close()
-
-
-def _body_timeout_error(message: str) -> HTTPException:
-    return exception_for_status(408, message)
-
-
-def _expects_continue(head: RequestHead) -> bool:
-    """True when the client waits for ``100 Continue`` before its body (RFC 9110 10.1.1)."""
-    return head.version >= (1, 1) and head.headers.get("Expect", "").lower() == "100-continue"

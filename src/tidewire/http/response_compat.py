@@ -1,6 +1,6 @@
 """The parts of aiohttp's ``StreamResponse`` API beyond writing a response.
 
-:class:`ResponseCompat` is a base of :class:`~.response.StreamResponse`:
+:class:`ResponseCompat` is a base of :class:`~.response_head.ResponseHead`:
 ``etag`` and ``last_modified`` as values, and the mutable-mapping protocol in
 which a handler or middleware may keep state on a response (aiohttp's
 responses are mappings too). :class:`ContentCoding` names the codings
