@@ -21,7 +21,6 @@ from .parser import RequestHead
 from .response_head import HeadersArg
 from .serialize import REASON_PHRASES
 from .streamresponse import StreamResponse
-from .streamresponse import choose_coding as choose_coding
 
 if TYPE_CHECKING:
     from .request import BaseRequest

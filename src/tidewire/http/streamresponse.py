@@ -27,7 +27,7 @@ from .serialize import encode_response_head, http_date
 if TYPE_CHECKING:
     from .request import BaseRequest
 
-__all__ = ["StreamResponse", "choose_coding"]
+__all__ = ["StreamResponse"]
 
 _HTTP11 = HttpVersion(1, 1)
 _NONE, _LENGTH = BodyFraming.NONE, BodyFraming.LENGTH
