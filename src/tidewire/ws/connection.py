@@ -16,6 +16,11 @@ Writes are coalesced: frames queued in one loop iteration go out in one
 ``transport.write`` at its end. Every path that closes or aborts the
 transport, or sees its end, writes what is queued first, so a frame whose
 ``send`` returned is never lost to a close.
+
+The end of the TCP connection depends on the protocol's side (RFC 6455
+section 7.1.1): once the WebSocket is over, a server closes it at once; a
+client waits for the server to close it, and closes it itself only after
+``close_timeout``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from ..flow import WriteFlow
+from .engine import Side
 from .messages import CLOSED_MESSAGE, CLOSING_MESSAGE, WSCloseCode, WSConnectionClosed, WSMessage
 from .protocol import State, WebSocketProtocol
 
@@ -69,6 +75,9 @@ class WebSocketConnection(asyncio.Protocol):
         self._waiter: asyncio.Future[WSMessage | None] | None = None
         self._close_waiter: asyncio.Future[None] | None = None
         self._close_timer: asyncio.TimerHandle | None = None
+        # A client's wait for the server to end the TCP connection (section 7.1.1).
+        self._client = protocol.side is Side.CLIENT
+        self._tcp_timer: asyncio.TimerHandle | None = None
         self._read_paused = False
         self._flush_scheduled = False
         self._write_flow = WriteFlow(lambda: WSConnectionClosed(code=self.protocol.close_code))
@@ -156,6 +165,9 @@ class WebSocketConnection(asyncio.Protocol):
         self._lost = True
         self.protocol.receive_eof()
         self._cancel_timers()
+        tcp_timer, self._tcp_timer = self._tcp_timer, None
+        if tcp_timer is not None:
+            tcp_timer.cancel()
         self._wake()
         self._resolve_close_waiter()
         self._write_flow.fail()
@@ -342,9 +354,25 @@ class WebSocketConnection(asyncio.Protocol):
         self._heartbeat_timer = self._close_timer = None
 
     def _close_transport(self) -> None:
-        """End the TCP connection after writing what is queued (RFC 6455 section 7.1.1)."""
+        """The WebSocket is over: end the TCP connection as our side must (section 7.1.1).
+
+        What is queued is written first. A server closes the transport now; a
+        client leaves that to the server and arms ``close_timeout`` to close it
+        itself (:meth:`close` waits until one of the two happened).
+        """
         self._flush()
         self._cancel_timers()
+        transport = self.transport
+        if self._client and not self._lost and transport is not None:
+            if not transport.is_closing() and self._tcp_timer is None:
+                self._tcp_timer = self._loop.call_later(self._close_timeout, self._end_tcp)
+            if self._tcp_timer is not None:
+                return
+        self._end_tcp()
+
+    def _end_tcp(self) -> None:
+        """Close the transport (after the client's wait, if it is one) and wake :meth:`close`."""
+        self._tcp_timer = None
         self._resolve_close_waiter()
         transport = self.transport
         if transport is not None and not transport.is_closing():
