@@ -57,6 +57,28 @@ class WebSocketConnection(asyncio.Protocol):
     :class:`~tidewire.ws.response.WebSocketResponse` is the handler's view.
     """
 
+    # One per open WebSocket, idle ones included: slots keep it small (no __dict__).
+    __slots__ = (
+        "_awaiting_pong",
+        "_client",
+        "_close_timeout",
+        "_close_timer",
+        "_close_waiter",
+        "_flush_scheduled",
+        "_heartbeat",
+        "_heartbeat_timer",
+        "_loop",
+        "_lost",
+        "_max_queue",
+        "_on_lost",
+        "_read_paused",
+        "_tcp_timer",
+        "_waiter",
+        "_write_flow",
+        "protocol",
+        "transport",
+    )
+
     def __init__(
         self,
         protocol: WebSocketProtocol,
@@ -80,10 +102,13 @@ class WebSocketConnection(asyncio.Protocol):
         self._tcp_timer: asyncio.TimerHandle | None = None
         self._read_paused = False
         self._flush_scheduled = False
-        self._write_flow = WriteFlow(lambda: WSConnectionClosed(code=self.protocol.close_code))
+        self._write_flow = WriteFlow(self._closed_error)
         self._heartbeat = heartbeat
         self._heartbeat_timer: asyncio.TimerHandle | None = None
         self._awaiting_pong = False
+
+    def _closed_error(self) -> WSConnectionClosed:
+        return WSConnectionClosed(code=self.protocol.close_code)
 
     # state ------------------------------------------------------------------------
 
