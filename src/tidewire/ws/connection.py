@@ -210,8 +210,13 @@ class WebSocketConnection(asyncio.Protocol):
 
     def _pull(self) -> WSMessage | None:
         """Pull one message from the protocol and act on what it queued or decided."""
+        message = self.protocol.next_event()
+        self._pulled(message)
+        return message
+
+    def _pulled(self, message: WSMessage | None) -> None:
+        """Act on what the protocol queued or decided while ``message`` was pulled."""
         protocol = self.protocol
-        message = protocol.next_event()
         if protocol.state is _CLOSED and not self._lost:
             self._close_transport()
         elif protocol.pending and not self._flush_scheduled:
@@ -221,7 +226,6 @@ class WebSocketConnection(asyncio.Protocol):
             self._read_paused = False
             if self.transport is not None and not self._lost:
                 self.transport.resume_reading()
-        return message
 
     async def receive(self, timeout: float | None = None) -> WSMessage:
         """The next message; CLOSING while a close is under way, CLOSED once it is over.
@@ -231,11 +235,19 @@ class WebSocketConnection(asyncio.Protocol):
         """
         if self._waiter is not None:
             raise RuntimeError("another coroutine is already waiting in receive()")
+        protocol = self.protocol
         while True:
-            message = self._pull()
+            message = protocol.next_event()
+            # Per message, the common case (open, nothing new to write) needs nothing more.
+            if (
+                message is None
+                or protocol.state is not _OPEN
+                or (protocol.pending and not self._flush_scheduled)
+            ):
+                self._pulled(message)
             if message is not None:
                 return message
-            state = self.protocol.state
+            state = protocol.state
             if state is _CLOSED:
                 return CLOSED_MESSAGE
             if state is not _OPEN:
@@ -277,11 +289,17 @@ class WebSocketConnection(asyncio.Protocol):
 
         Raises :class:`WSConnectionClosed` once closing started.
         """
+        protocol = self.protocol
         if isinstance(data, str):
-            self.protocol.send_text(data, compress is not False)
+            protocol.send_text(data, compress is not False)
         else:
-            self.protocol.send_binary(data, compress is not False)
-        self._queued()
+            protocol.send_binary(data, compress is not False)
+        # (what _queued() does, inline: this runs once per message sent)
+        if protocol.pending >= _FLUSH_SIZE:
+            self._flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
         if self._write_flow.paused:
             await self._write_flow.drain()
 
