@@ -103,8 +103,7 @@ def main() -> int:
                 ax.set_ylabel(f"ratio to {BASELINE}")
                 what = "throughput (memory: lower is better)"
             ax.set_title(
-                f"{meta['loop']}, {meta['date'][:16]}: {what}\n"
-                f"({meta['cpus']} CPUs, shared VM)",
+                f"{meta['loop']}, {meta['date'][:16]}: {what}\n({meta['cpus']} CPUs, shared VM)",
                 fontsize=9,
             )
             ax.legend(fontsize=7, ncol=3)

@@ -457,4 +457,3 @@ class WebSocketConnection(asyncio.Protocol):
 def _expire(waiter: asyncio.Future[Any]) -> None:
     if not waiter.done():
         waiter.set_exception(asyncio.TimeoutError())
-
