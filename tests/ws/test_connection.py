@@ -7,7 +7,6 @@ from typing import Any
 
 from tidewire import web
 from tidewire.ws.connection import WebSocketConnection
-from tidewire.ws.prepared import PreparedMessage
 
 from .rawclient import PING, PONG, TEXT, RawWS, frame, upgrade_request
 from .util import Probe, scripted_handler
@@ -137,34 +136,4 @@ async def test_a_pong_queued_while_a_message_is_read_goes_out_without_another_re
     assert answer is not None and (answer.opcode, answer.payload) == (PONG, b"are you there")
     assert probe.notes.get("read") == "hello"
     release.set()
-    await client.aclose()
-
-
-async def test_send_prepared_nowait_writes_the_first_frame_now_and_coalesces_the_rest(
-    serve: Any,
-) -> None:
-    # The first prepared frame of a loop iteration reaches the transport inside
-    # the call (nothing queued in Python); the next ones of the same iteration
-    # wait behind it, and a close right after still delivers all, in order.
-    probe = Probe()
-
-    async def script(ws: web.WebSocketResponse) -> None:
-        conn = ws._connection()
-        ws.send_prepared_nowait(PreparedMessage.encode("first"))
-        probe.notes["queued_after_first"] = conn.protocol.pending
-        ws.send_prepared_nowait(PreparedMessage.encode("second"))
-        ws.send_prepared_nowait(PreparedMessage.encode(b"third"))
-        probe.notes["queued_after_third"] = conn.protocol.pending
-        await ws.close(code=4001)
-
-    srv = await serve(scripted_handler(probe, script, close_timeout=0.5))
-    client = await RawWS.connect(srv.host, srv.port)
-    frames, closing = await client.recv_until_close()
-    assert [f.payload for f in frames] == [b"first", b"second", b"third"]
-    assert closing is not None and closing.close_code == 4001
-    await probe.finished()
-    assert probe.notes["queued_after_first"] == 0
-    assert probe.notes["queued_after_third"] == len(PreparedMessage.encode("second").frame) + len(
-        PreparedMessage.encode(b"third").frame
-    )
     await client.aclose()

@@ -310,21 +310,9 @@ class WebSocketConnection(asyncio.Protocol):
             await self._write_flow.drain()
 
     def send_frame_nowait(self, frame: bytes) -> None:
-        """Send an already encoded frame without waiting; the caller bounds what it queues.
-
-        The first frame of a loop iteration goes to the transport at once (a
-        broadcaster's first delivery does not wait for the end of its fan-out);
-        frames after it in the same iteration are coalesced behind it as usual.
-        """
+        """Queue an already encoded frame; the caller bounds what it queues."""
         self.protocol.send_frame(frame)
-        if self._flush_scheduled:
-            if self.protocol.pending >= _FLUSH_SIZE:
-                self._flush()
-            return
-        self._flush()  # nothing was queued before this frame: it goes out now
-        # Later frames of this iteration wait for its end, behind this one.
-        self._flush_scheduled = True
-        self._loop.call_soon(self._flush)
+        self._queued()
 
     async def send_ping(self, payload: bytes) -> None:
         """Send a ping (``payload`` at most 125 bytes, else :class:`ValueError`)."""
