@@ -43,6 +43,8 @@ class Scenario:
 
 SERVERS: tuple[ServerSpec, ...] = (
     ServerSpec("tidewire", "tidewire_server.py"),
+    # the same tidewire on its reference (wsproto) frame engine: TIDEWIRE_NO_EXTENSIONS=1
+    ServerSpec("tidewire-ref", "tidewire_server.py", ("--reference-engine",), http=False),
     ServerSpec("aiohttp", "aiohttp_server.py"),
     ServerSpec("websockets", "websockets_server.py", http=False, http_note="n/a"),
     ServerSpec(

@@ -144,6 +144,35 @@ async def test_client_waits_for_the_server_to_end_tcp_after_the_close_handshake(
     assert 0.25 < elapsed < 4  # it returned once the server ended TCP, not at close_timeout
 
 
+async def test_client_ends_tcp_itself_after_close_timeout_when_the_server_does_not() -> None:
+    # RFC 6455 section 7.1.1: a client that waited close_timeout for the server's
+    # end of TCP closes the connection itself.
+    events: list[str] = []
+
+    async def script(peer: RawPeer) -> None:
+        await peer.accept()
+        frames = await peer.read_frames(1)
+        assert frames[0].opcode == CLOSE
+        await peer.send(frame(CLOSE, frames[0].payload, mask=False))
+        started = time.monotonic()
+        eof = await asyncio.wait_for(peer.reader.read(), 5)  # never closes TCP itself
+        events.append(f"eof {eof!r} after {time.monotonic() - started:.2f}s")
+
+    async with raw_server(script) as url:
+        ws = await tidewire.connect(url, close_timeout=0.4)
+        started = time.monotonic()
+        assert await ws.close() is True
+        elapsed = time.monotonic() - started
+        for _ in range(100):
+            if events:
+                break
+            await asyncio.sleep(0.02)
+    assert ws.close_code == 1000
+    assert 0.35 < elapsed < 3
+    assert len(events) == 1 and events[0].startswith("eof b'' after ")
+    assert float(events[0].split()[-1].rstrip("s")) > 0.3
+
+
 async def test_close_timeout_when_the_server_never_answers_our_close() -> None:
     async def script(peer: RawPeer) -> None:
         await peer.accept()

@@ -8,7 +8,7 @@ from typing import Any
 from tidewire import web
 from tidewire.ws.connection import WebSocketConnection
 
-from .rawclient import TEXT, RawWS, frame, upgrade_request
+from .rawclient import PING, PONG, TEXT, RawWS, frame, upgrade_request
 from .util import Probe, scripted_handler
 
 
@@ -109,3 +109,31 @@ async def test_the_http_core_learns_that_an_upgraded_connection_ended(serve: Any
             break
         await asyncio.sleep(0.01)
     assert srv.server.connections == []
+
+
+async def test_a_pong_queued_while_a_message_is_read_goes_out_without_another_read(
+    serve: Any,
+) -> None:
+    # A ping and a text message are buffered before the handler reads. It reads
+    # the text (the ping is answered on the way) and then neither reads nor
+    # sends: the pong must still leave, flushed at the end of the loop iteration.
+    probe = Probe()
+    release = asyncio.Event()
+    sent = asyncio.Event()
+
+    async def script(ws: web.WebSocketResponse) -> None:
+        await sent.wait()
+        await asyncio.sleep(0.1)  # the frames are in the protocol's buffer now
+        message = await ws.receive()
+        probe.notes["read"] = message.data
+        await release.wait()
+
+    srv = await serve(scripted_handler(probe, script, close_timeout=0.5))
+    client = await RawWS.connect(srv.host, srv.port)
+    client.writer.write(frame(PING, b"are you there") + frame(TEXT, b"hello"))
+    sent.set()
+    answer = await client.recv(timeout=2.0)
+    assert answer is not None and (answer.opcode, answer.payload) == (PONG, b"are you there")
+    assert probe.notes.get("read") == "hello"
+    release.set()
+    await client.aclose()

@@ -6,6 +6,8 @@ this module only connects, moves the handshake's bytes, applies
 accepted, makes a :class:`~tidewire.ws.connection.WebSocketConnection` on a
 ``Side.CLIENT`` :class:`~tidewire.ws.protocol.WebSocketProtocol` the
 transport's protocol, in the same callback (no byte can arrive in between).
+The adapter reads the side from the protocol: as a client it lets the server
+end the TCP connection first (RFC 6455 section 7.1.1).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from .deflate import DeflateOptions
 from .engine import Side
 from .protocol import WebSocketProtocol
 
-__all__ = ["ClientConnection", "ClientOptions", "open_client"]
+__all__ = ["ClientOptions", "open_client"]
 
 _DEFAULT_DEFLATE = DeflateOptions()
 
@@ -41,38 +43,6 @@ class ClientOptions:
     close_timeout: float = 10.0
     open_timeout: float | None = 10.0
     deflate: DeflateOptions = _DEFAULT_DEFLATE
-
-
-class ClientConnection(WebSocketConnection):
-    """The asyncio adapter on the client side: the server ends the TCP connection.
-
-    RFC 6455 section 7.1.1: after the closing handshake the server closes the
-    TCP connection first; the client waits for that, and closes it itself only
-    after ``close_timeout``. Everything else is the shared adapter's.
-    """
-
-    _tcp_timer: asyncio.TimerHandle | None = None
-
-    def _close_transport(self) -> None:
-        transport = self.transport
-        if self._lost or transport is None or transport.is_closing():
-            super()._close_transport()
-            return
-        self._flush()
-        self._cancel_timers()
-        if self._tcp_timer is None:
-            self._tcp_timer = self._loop.call_later(self._close_timeout, self._end_tcp)
-
-    def _end_tcp(self) -> None:
-        self._tcp_timer = None
-        if not self._lost:
-            super()._close_transport()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        timer, self._tcp_timer = self._tcp_timer, None
-        if timer is not None:
-            timer.cancel()
-        super().connection_lost(exc)
 
 
 Upgrade = Callable[[HandshakeResult, asyncio.Transport], WebSocketConnection]
@@ -164,7 +134,7 @@ async def open_client(
             autoping=options.autoping,
             autoclose=options.autoclose,
         )
-        connection = ClientConnection(
+        connection = WebSocketConnection(
             protocol,
             max_queue=options.max_queue,
             close_timeout=options.close_timeout,

@@ -16,6 +16,11 @@ Writes are coalesced: frames queued in one loop iteration go out in one
 ``transport.write`` at its end. Every path that closes or aborts the
 transport, or sees its end, writes what is queued first, so a frame whose
 ``send`` returned is never lost to a close.
+
+The end of the TCP connection depends on the protocol's side (RFC 6455
+section 7.1.1): once the WebSocket is over, a server closes it at once; a
+client waits for the server to close it, and closes it itself only after
+``close_timeout``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from ..flow import WriteFlow
+from .engine import Side
 from .messages import CLOSED_MESSAGE, CLOSING_MESSAGE, WSCloseCode, WSConnectionClosed, WSMessage
 from .protocol import State, WebSocketProtocol
 
@@ -51,6 +57,28 @@ class WebSocketConnection(asyncio.Protocol):
     :class:`~tidewire.ws.response.WebSocketResponse` is the handler's view.
     """
 
+    # One per open WebSocket, idle ones included: slots keep it small (no __dict__).
+    __slots__ = (
+        "_awaiting_pong",
+        "_client",
+        "_close_timeout",
+        "_close_timer",
+        "_close_waiter",
+        "_flush_scheduled",
+        "_heartbeat",
+        "_heartbeat_timer",
+        "_loop",
+        "_lost",
+        "_max_queue",
+        "_on_lost",
+        "_read_paused",
+        "_tcp_timer",
+        "_waiter",
+        "_write_flow",
+        "protocol",
+        "transport",
+    )
+
     def __init__(
         self,
         protocol: WebSocketProtocol,
@@ -69,12 +97,18 @@ class WebSocketConnection(asyncio.Protocol):
         self._waiter: asyncio.Future[WSMessage | None] | None = None
         self._close_waiter: asyncio.Future[None] | None = None
         self._close_timer: asyncio.TimerHandle | None = None
+        # A client's wait for the server to end the TCP connection (section 7.1.1).
+        self._client = protocol.side is Side.CLIENT
+        self._tcp_timer: asyncio.TimerHandle | None = None
         self._read_paused = False
         self._flush_scheduled = False
-        self._write_flow = WriteFlow(lambda: WSConnectionClosed(code=self.protocol.close_code))
+        self._write_flow = WriteFlow(self._closed_error)
         self._heartbeat = heartbeat
         self._heartbeat_timer: asyncio.TimerHandle | None = None
         self._awaiting_pong = False
+
+    def _closed_error(self) -> WSConnectionClosed:
+        return WSConnectionClosed(code=self.protocol.close_code)
 
     # state ------------------------------------------------------------------------
 
@@ -156,6 +190,9 @@ class WebSocketConnection(asyncio.Protocol):
         self._lost = True
         self.protocol.receive_eof()
         self._cancel_timers()
+        tcp_timer, self._tcp_timer = self._tcp_timer, None
+        if tcp_timer is not None:
+            tcp_timer.cancel()
         self._wake()
         self._resolve_close_waiter()
         self._write_flow.fail()
@@ -173,8 +210,13 @@ class WebSocketConnection(asyncio.Protocol):
 
     def _pull(self) -> WSMessage | None:
         """Pull one message from the protocol and act on what it queued or decided."""
+        message = self.protocol.next_event()
+        self._pulled(message)
+        return message
+
+    def _pulled(self, message: WSMessage | None) -> None:
+        """Act on what the protocol queued or decided while ``message`` was pulled."""
         protocol = self.protocol
-        message = protocol.next_event()
         if protocol.state is _CLOSED and not self._lost:
             self._close_transport()
         elif protocol.pending and not self._flush_scheduled:
@@ -184,7 +226,6 @@ class WebSocketConnection(asyncio.Protocol):
             self._read_paused = False
             if self.transport is not None and not self._lost:
                 self.transport.resume_reading()
-        return message
 
     async def receive(self, timeout: float | None = None) -> WSMessage:
         """The next message; CLOSING while a close is under way, CLOSED once it is over.
@@ -194,11 +235,19 @@ class WebSocketConnection(asyncio.Protocol):
         """
         if self._waiter is not None:
             raise RuntimeError("another coroutine is already waiting in receive()")
+        protocol = self.protocol
         while True:
-            message = self._pull()
+            message = protocol.next_event()
+            # Per message, the common case (open, nothing new to write) needs nothing more.
+            if (
+                message is None
+                or protocol.state is not _OPEN
+                or (protocol.pending and not self._flush_scheduled)
+            ):
+                self._pulled(message)
             if message is not None:
                 return message
-            state = self.protocol.state
+            state = protocol.state
             if state is _CLOSED:
                 return CLOSED_MESSAGE
             if state is not _OPEN:
@@ -240,11 +289,17 @@ class WebSocketConnection(asyncio.Protocol):
 
         Raises :class:`WSConnectionClosed` once closing started.
         """
+        protocol = self.protocol
         if isinstance(data, str):
-            self.protocol.send_text(data, compress is not False)
+            protocol.send_text(data, compress is not False)
         else:
-            self.protocol.send_binary(data, compress is not False)
-        self._queued()
+            protocol.send_binary(data, compress is not False)
+        # (what _queued() does, inline: this runs once per message sent)
+        if protocol.pending >= _FLUSH_SIZE:
+            self._flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
         if self._write_flow.paused:
             await self._write_flow.drain()
 
@@ -342,9 +397,25 @@ class WebSocketConnection(asyncio.Protocol):
         self._heartbeat_timer = self._close_timer = None
 
     def _close_transport(self) -> None:
-        """End the TCP connection after writing what is queued (RFC 6455 section 7.1.1)."""
+        """The WebSocket is over: end the TCP connection as our side must (section 7.1.1).
+
+        What is queued is written first. A server closes the transport now; a
+        client leaves that to the server and arms ``close_timeout`` to close it
+        itself (:meth:`close` waits until one of the two happened).
+        """
         self._flush()
         self._cancel_timers()
+        transport = self.transport
+        if self._client and not self._lost and transport is not None:
+            if not transport.is_closing() and self._tcp_timer is None:
+                self._tcp_timer = self._loop.call_later(self._close_timeout, self._end_tcp)
+            if self._tcp_timer is not None:
+                return
+        self._end_tcp()
+
+    def _end_tcp(self) -> None:
+        """Close the transport (after the client's wait, if it is one) and wake :meth:`close`."""
+        self._tcp_timer = None
         self._resolve_close_waiter()
         transport = self.transport
         if transport is not None and not transport.is_closing():
@@ -386,4 +457,3 @@ class WebSocketConnection(asyncio.Protocol):
 def _expire(waiter: asyncio.Future[Any]) -> None:
     if not waiter.done():
         waiter.set_exception(asyncio.TimeoutError())
-
