@@ -26,7 +26,9 @@ class UpgradeHandOver:
 
     The connection must set up every attribute declared below in its
     ``__init__`` and provide ``_upgraded_lost()``, the callback the receiver
-    calls once when the connection ends. It passes :meth:`_hand_over` to its
+    calls once when the connection ends, and ``_release_http_reading()``,
+    which drops what only reading HTTP needs, so that an idle upgraded
+    connection keeps none of it. It passes :meth:`_hand_over` to its
     :class:`~.channel.ResponseChannel`, through which
     :meth:`BaseRequest.hand_over` reaches it.
     """
@@ -46,6 +48,8 @@ class UpgradeHandOver:
 
         def _upgraded_lost(self) -> None: ...
 
+        def _release_http_reading(self) -> None: ...
+
     def _hand_over(self, request: BaseRequest, receiver: UpgradedProtocol) -> None:
         """Give the connection to ``receiver`` (:meth:`BaseRequest.hand_over`)."""
         tail = self._upgrade_tail
@@ -57,6 +61,9 @@ class UpgradeHandOver:
         self._upgrade_tail = self._upgrade_request = None
         self._upgraded = receiver
         self._deadline.cancel()
+        self._release_http_reading()
+        # The head stays readable; its decoded header cache is rebuilt on demand.
+        request.head.drop_decoded_headers()
         receiver.on_connection_lost(self._upgraded_lost)
         # From now on the transport calls the receiver (it is an asyncio protocol in all but name).
         transport.set_protocol(cast(asyncio.BaseProtocol, receiver))

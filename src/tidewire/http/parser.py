@@ -103,6 +103,15 @@ class RequestHead:
             )
         return headers
 
+    def drop_decoded_headers(self) -> None:
+        """Forget the decoded :attr:`headers` (they are decoded again on next use).
+
+        For a request that lives long after its head was read (an upgraded
+        connection's): ``raw_headers`` alone keeps the header section, and the
+        decoded copy costs more memory than the raw one.
+        """
+        self._headers = None
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RequestHead):
             return NotImplemented

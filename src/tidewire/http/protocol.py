@@ -256,6 +256,19 @@ class HTTPProtocol(
             # that finished with the connection is not interrupted in its last step.
             self._loop.call_soon(self._cancel_handler)
 
+    def _release_http_reading(self) -> None:
+        """After a hand-over: drop the reader (its llhttp parser), the pipeline
+        queue, the stash and the deadline, which only reading HTTP uses.
+
+        Kept: the transport, the channel, the write flow, the handler's task and
+        the flags that shutdown, ``handler_cancellation`` and the registry read
+        after a hand-over (:meth:`_upgraded_lost`, :meth:`begin_shutdown`,
+        :meth:`abort`). Nothing reads HTTP on this connection again: the
+        transport calls the receiver, and :meth:`_serve` returns once upgraded.
+        """
+        del self._reader, self._queue, self._deadline
+        self._stash = b""
+
     def _decline_upgrade(self) -> None:
         """The handler answered an upgrade request without taking the connection:
         what followed its head is HTTP again (pipelined requests included)."""
