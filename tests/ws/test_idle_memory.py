@@ -16,7 +16,7 @@ import httptools
 
 from tidewire import web
 from tidewire.http.deadline import Deadline
-from tidewire.http.parser import RequestReader
+from tidewire.http.parser import HTTP11, RequestHead, RequestReader
 
 STEP = 5.0
 
@@ -38,7 +38,9 @@ async def test_hand_over_releases_the_http_reader_queue_and_deadline(serve: Any)
         await ws.prepare(request)
         seen["after"] = _http_reading_state(protocol)
         seen["stash"] = protocol._stash
-        seen["decoded_kept"] = request.head._headers is not None
+        head = request.head
+        seen["decoded_kept"] = head._headers is not None
+        seen["tuples_kept"] = head._raw_headers is not None
         # The header section is still there, decoded again on demand.
         seen["user_agent"] = request.headers.get("User-Agent")
         seen["raw_names"] = [name for name, _ in request.raw_headers]
@@ -57,6 +59,7 @@ async def test_hand_over_releases_the_http_reader_queue_and_deadline(serve: Any)
             assert seen["after"] == []
             assert seen["stash"] == b""
             assert not seen["decoded_kept"]
+            assert not seen["tuples_kept"]  # packed into one bytes object
             assert seen["user_agent"] == "idle-test/1"
             assert b"User-Agent" in seen["raw_names"]
             # The upgraded connection still works, and the server still tracks it.
@@ -68,3 +71,34 @@ async def test_hand_over_releases_the_http_reader_queue_and_deadline(serve: Any)
             break
         await asyncio.sleep(0.01)
     assert srv.server.connections == []
+
+
+def _head(raw: tuple[tuple[bytes, bytes], ...]) -> RequestHead:
+    return RequestHead("GET", "/ws", HTTP11, raw, True, True, False, None)
+
+
+def test_compact_head_gives_back_the_same_fields() -> None:
+    raw = (
+        (b"Host", b"example.com:8080"),
+        (b"X-Odd", b"a: b:c"),
+        (b"X-Empty", b""),
+        (b"X-Latin", b"caf\xe9"),
+        (b"Host", b"twice"),
+    )
+    head = _head(raw)
+    decoded_before = list(head.headers.items())
+    head.compact()
+    assert head._raw_headers is None and head._headers is None
+    assert head == _head(raw)
+    assert list(head.headers.items()) == decoded_before
+    assert head.raw_headers == raw
+    head.compact()  # again, from the rebuilt tuples
+    assert head.raw_headers == raw
+
+
+def test_compact_keeps_a_head_it_cannot_pack_losslessly() -> None:
+    for raw in (((b"X-Lf", b"a\nb"),), ((b"X:Colon", b"v"),), ()):
+        head = _head(raw)
+        head.compact()
+        assert head._raw_headers is raw
+        assert head.raw_headers == raw

@@ -62,8 +62,7 @@ class UpgradeHandOver:
         self._upgraded = receiver
         self._deadline.cancel()
         self._release_http_reading()
-        # The head stays readable; its decoded header cache is rebuilt on demand.
-        request.head.drop_decoded_headers()
+        request.head.compact()  # the request may live as long as the connection
         receiver.on_connection_lost(self._upgraded_lost)
         # From now on the transport calls the receiver (it is an asyncio protocol in all but name).
         transport.set_protocol(cast(asyncio.BaseProtocol, receiver))

@@ -34,6 +34,8 @@ class HttpVersion(NamedTuple):
 HTTP10 = HttpVersion(1, 0)
 HTTP11 = HttpVersion(1, 1)
 _VERSIONS = {"1.1": HTTP11, "1.0": HTTP10}
+# RequestHead slots that hold a form of raw_headers (compared through raw_headers).
+_DERIVED_SLOTS = frozenset(("_headers", "_packed", "_raw_headers"))
 
 
 class BadRequest(Exception):
@@ -56,16 +58,21 @@ class RequestHead:
 
     __slots__ = (
         "_headers",
+        "_packed",
+        "_raw_headers",
         "chunked",
         "content_length",
         "has_body",
         "keep_alive",
         "method",
-        "raw_headers",
         "raw_path",
         "upgrade",
         "version",
     )
+
+    # raw_headers packed by compact(), set only while _raw_headers is None (not in __init__:
+    # a plain request never pays for it).
+    _packed: bytes
 
     def __init__(
         self,
@@ -81,8 +88,7 @@ class RequestHead:
         self.method = method
         self.raw_path = raw_path
         self.version = version
-        #: The header fields as received (name case kept, surrounding whitespace not).
-        self.raw_headers = raw_headers
+        self._raw_headers: tuple[tuple[bytes, bytes], ...] | None = raw_headers
         self.keep_alive = keep_alive
         self.upgrade = upgrade
         self.chunked = chunked
@@ -92,33 +98,55 @@ class RequestHead:
         self._headers: CIMultiDictProxy[str] | None = None
 
     @property
+    def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        """The header fields as received (name case kept, surrounding whitespace not)."""
+        raw = self._raw_headers
+        if raw is None:  # compact() packed them
+            lines = self._packed.split(b"\n")
+            raw = self._raw_headers = tuple(
+                (name, value) for name, _, value in (line.partition(b":") for line in lines)
+            )
+            del self._packed
+        return raw
+
+    @property
     def headers(self) -> CIMultiDictProxy[str]:
         """The header fields, case-insensitive (decoded as Latin-1 on first use)."""
         headers = self._headers
         if headers is None:
+            raw = self._raw_headers
+            if raw is None:
+                raw = self.raw_headers
             headers = self._headers = CIMultiDictProxy(
-                CIMultiDict(
-                    [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self.raw_headers]
-                )
+                CIMultiDict([(n.decode("latin-1"), v.decode("latin-1")) for n, v in raw])
             )
         return headers
 
-    def drop_decoded_headers(self) -> None:
-        """Forget the decoded :attr:`headers` (they are decoded again on next use).
+    def compact(self) -> None:
+        """Keep the header section in its smallest form; both views are rebuilt on use.
 
         For a request that lives long after its head was read (an upgraded
-        connection's): ``raw_headers`` alone keeps the header section, and the
-        decoded copy costs more memory than the raw one.
+        connection's, which may idle for hours): the decoded :attr:`headers` are
+        dropped, and :attr:`raw_headers` is packed into one ``name:value`` line
+        per field. The packing is lossless because a field name is a token (no
+        ``:``, RFC 9110 section 5.1) and a value holds no LF (RFC 9110 section
+        5.5); a head that breaks either rule (a lenient parser's) stays unpacked.
+        Costs nothing until called, so plain requests never pay for it.
         """
         self._headers = None
+        raw = self._raw_headers
+        if not raw or any(b":" in name or b"\n" in value for name, value in raw):
+            return
+        self._packed = b"\n".join([name + b":" + value for name, value in raw])
+        self._raw_headers = None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RequestHead):
             return NotImplemented
-        return all(
+        return self.raw_headers == other.raw_headers and all(
             getattr(self, name) == getattr(other, name)
             for name in self.__slots__
-            if name != "_headers"
+            if name not in _DERIVED_SLOTS
         )
 
     __hash__ = None  # type: ignore[assignment]
