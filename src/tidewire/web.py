@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import hub as _hub
 from .http import exceptions as _exceptions
 from .http.accesslog import AbstractAccessLogger, AccessLogger
 from .http.config import DEFAULT_ACCESS_LOG_FORMAT, ServerConfig
@@ -28,24 +29,7 @@ from .http.request import BaseRequest
 from .http.response import Response, StreamResponse, json_bytes_response, json_response
 from .http.response_compat import ContentCoding
 from .http.streams import BodyStream
-from .hub import (
-    Backend,
-    BackendSink,
-    Envelope,
-    HistoryOptions,
-    HistoryRule,
-    Hub,
-    HubStats,
-    MemoryBackend,
-    Position,
-    PresenceCallback,
-    PresenceChange,
-    Publication,
-    Recovery,
-    RedisBackend,
-    SlowPolicy,
-    json_envelope,
-)
+from .hub import *  # noqa: F403 (every public name of the hub)
 from .server import (
     BaseSite,
     GracefulExit,
@@ -177,22 +161,7 @@ __all__ = [
     "WSRedirect",
     "connect",
     # hub
-    "Backend",
-    "BackendSink",
-    "Envelope",
-    "HistoryOptions",
-    "HistoryRule",
-    "Hub",
-    "HubStats",
-    "MemoryBackend",
-    "Position",
-    "PresenceCallback",
-    "PresenceChange",
-    "Publication",
-    "Recovery",
-    "RedisBackend",
-    "SlowPolicy",
-    "json_envelope",
+    *_hub.__all__,
     # test kit
     "TestClient",
     "TestResponse",
